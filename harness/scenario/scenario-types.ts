@@ -1,0 +1,124 @@
+/**
+ * The validated, defaulted, frozen Scenario: what `loadScenario()` returns and every later stage
+ * (plan, engine, report, gates) reads. Units are in the names: `Ms` milliseconds, `Rps` requests
+ * per second. Durations in YAML (`30s`, `500ms`, `2m`) are parsed once, at load time.
+ */
+
+/** A token-length distribution. Every sample is rounded to an integer and clamped to [min, max]. */
+export type LengthDist =
+  | { dist: 'fixed'; value: number; min: number; max: number }
+  | { dist: 'uniform'; min: number; max: number }
+  | { dist: 'normal'; mean: number; stddev: number; min: number; max: number }
+  /** `mean`+`p90` in YAML are converted to mu/sigma at load time (see docs/scenarios.md). */
+  | { dist: 'lognormal'; mu: number; sigma: number; min: number; max: number }
+  /**
+   * Values read from a file (one integer per line, or CSV/JSON array; see docs); sampled
+   * uniformly with replacement (or by `weights`).
+   */
+  | { dist: 'empirical'; values: readonly number[]; weights?: readonly number[]; file: string; min: number; max: number };
+
+export type Endpoint = 'chat' | 'completions';
+export type Arrival = 'constant' | 'poisson' | 'gamma';
+
+export interface TargetConfig {
+  /** Base URL of the OpenAI-compatible API, including `/v1`. Undefined: embedded stack (not yet). */
+  url: string | undefined;
+  model: string;
+  apiKey: string | undefined;
+  endpoint: Endpoint;
+  /** Stream responses (SSE). Default true. Non-streaming: TTFT = E2E, no ITL. */
+  stream: boolean;
+  /** Extra HTTP headers sent with every request. */
+  headers: Readonly<Record<string, string>>;
+  /** Extra request-body fields passed through as they are (vLLM's `ignore_eos`, `top_k`, ...). */
+  body: Readonly<Record<string, unknown>>;
+  /**
+   * Pin the output length with `ignore_eos` + `min_tokens` besides `max_tokens`.
+   * 'auto': only when the target looks like vLLM (it serves /tokenize).
+   */
+  ignoreEos: boolean | 'auto';
+  /** Ask for `stream_options.continuous_usage_stats` (tokens per chunk). 'auto' as above. */
+  continuousUsageStats: boolean | 'auto';
+  /** How prompts of the planned length are made: server /tokenize, or the shipped tokenizer. */
+  tokenizer: 'auto' | 'server' | 'builtin';
+  timeouts: { connectMs: number; ttftMs: number; totalMs: number };
+}
+
+export interface WorkloadConfig {
+  promptTokens: LengthDist;
+  outputTokens: LengthDist;
+}
+
+interface StageBase {
+  /** Index in `load.stages`. */
+  index: number;
+  /** `name` from YAML, or `stage-<index>`. */
+  name: string;
+  durationMs: number;
+  /** Linear ramp from the previous stage's level to this one over the first `rampMs`. */
+  rampMs: number;
+}
+/** Open loop: requests are sent at `rateRps` whatever the server does. */
+export interface OpenStage extends StageBase {
+  kind: 'open';
+  rateRps: number;
+}
+/** Closed loop: `users` concurrent users, each sends its next request when its last one ends. */
+export interface ClosedStage extends StageBase {
+  kind: 'closed';
+  users: number;
+  /** Think time between a user's requests, uniform in [min, max] (equal for a fixed value). */
+  thinkTimeMs: { min: number; max: number };
+}
+export type Stage = OpenStage | ClosedStage;
+
+export interface LoadConfig {
+  arrival: Arrival;
+  /**
+   * Gamma arrivals: shape factor k as in `vllm bench serve --burstiness` (1 = Poisson, < 1
+   * burstier, > 1 smoother); the coefficient of variation of the gaps is 1/sqrt(k).
+   */
+  burstiness: number;
+  stages: readonly Stage[];
+  /** Cap on requests in flight; undefined = no cap. */
+  maxInFlight: number | undefined;
+  /** What an open-loop arrival does when the cap is reached: wait for a slot, or be dropped. */
+  onMaxInFlight: 'wait' | 'drop';
+  /** Requests whose intended send time falls in the first `warmupMs` are not measured. */
+  warmupMs: number;
+  /** ... or in the last `cooldownMs` of the stages. */
+  cooldownMs: number;
+  /** After the last stage ends (or on Ctrl-C), how long in-flight requests may finish. */
+  drainMs: number;
+}
+
+/** Service-level objectives per request; goodput counts requests meeting all that are set. */
+export interface SloConfig {
+  ttftMs?: number;
+  tpotMs?: number;
+  itlMs?: number; // the request's mean ITL
+  e2eMs?: number;
+}
+
+export interface ClientConfig {
+  /** Client threads sending requests; 'auto' picks from the expected concurrency and cores. */
+  threads: number | 'auto';
+  /** Schedule lag p99 above which the run is marked saturated (exit 3). Default 10 ms. */
+  saturationLagP99Ms: number;
+}
+
+export interface Scenario {
+  name: string;
+  /** Path the scenario was loaded from, as given; '<inline>' for code-built scenarios. */
+  file: string;
+  description: string | undefined;
+  /** Seed of every random choice in the plan: same seed, same plan. */
+  seed: number;
+  target: TargetConfig;
+  workload: WorkloadConfig;
+  load: LoadConfig;
+  slo: SloConfig;
+  /** Threshold expressions as written, e.g. `ttft.p95 < 800ms` (parsed and checked at load). */
+  thresholds: readonly string[];
+  client: ClientConfig;
+}

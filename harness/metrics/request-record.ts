@@ -36,6 +36,8 @@ export interface RequestRecord {
   scheduleLagMs: number;
   /** Time waited for a max_in_flight slot (0 when there is no cap or a slot was free). */
   capWaitMs: number;
+  /** When the request was over, successfully or not (last byte, error, or abort). */
+  endMs: number;
 
   /** Response headers arrived (ms after sentMs). */
   headersMs: number | undefined;

@@ -1,0 +1,243 @@
+/**
+ * Engine: drives a Plan through executors and folds what comes back into an Aggregator.
+ *
+ * Open-loop requests are handed to the executors in slices about a second ahead of their
+ * intended time (round-robin by id, so each client thread gets an even share), and each
+ * executor fires them on their absolute deadlines. Closed-loop users are spread over the
+ * executors the same way. After the last stage, in-flight requests get `load.drainMs` to finish
+ * and are then aborted. On `signal` (Ctrl-C) sending stops at once, in-flight requests get the
+ * same grace period, and the result is marked interrupted. The engine emits progress snapshots
+ * and records through callbacks; it never prints.
+ */
+import os from 'node:os';
+import { Aggregator } from '../metrics/aggregator.ts';
+import { rateAt } from './arrival-schedule.ts';
+import { LocalExecutor, ThreadExecutor, type ExecutorHandle } from './executor-handle.ts';
+import type { ExecutorInit, ExecutorReport } from './executor.ts';
+import type { RequestTemplate } from './request-template.ts';
+import type { Plan, PlannedRequest } from '../workload/plan.ts';
+import type { RequestRecord } from '../metrics/request-record.ts';
+import type { Scenario } from '../scenario/scenario-types.ts';
+
+export interface ProgressSnapshot {
+  elapsedMs: number;
+  totalMs: number;
+  /** Planned open-loop rate now (req/s), or null during closed-loop stages. */
+  targetRps: number | null;
+  /** Requests sent per second over the last interval. */
+  achievedRps: number;
+  inFlight: number;
+  ok: number;
+  failed: number;
+  dropped: number;
+  ttftP50Ms: number | null;
+  ttftP95Ms: number | null;
+  /** Schedule lag p99 so far (ms). */
+  sendLagP99Ms: number | null;
+  stage: number;
+  draining: boolean;
+}
+
+export interface EngineOptions {
+  scenario: Scenario;
+  plan: Plan;
+  template: RequestTemplate;
+  /** Client threads; 0 runs the executor on the calling thread. */
+  threads: number;
+  /** Stop sending (Ctrl-C). In-flight requests get load.drainMs, then are aborted. */
+  signal?: AbortSignal;
+  /** Abort in-flight requests at once (a second Ctrl-C). */
+  hardSignal?: AbortSignal;
+  onRecord?: (r: RequestRecord) => void;
+  onProgress?: (p: ProgressSnapshot) => void;
+  progressIntervalMs?: number;
+}
+
+export interface EngineResult {
+  aggregator: Aggregator;
+  /** Wall-clock time of the run epoch (t = 0 on the run clock). */
+  startedAt: Date;
+  epochNs: bigint;
+  /** From the epoch to the last request's end (drain included). */
+  wallMs: number;
+  interrupted: boolean;
+  /** Requests aborted because the drain period ran out (or after Ctrl-C's grace period). */
+  abortedAtEnd: number;
+  threads: number;
+}
+
+const LOOKAHEAD_MS = 1000;
+const DISPATCH_EVERY_MS = 200;
+const START_DELAY_MS = 50;
+
+/** Client threads for `client.threads: auto`: about one per 250 req/s or 500 users, within the cores. */
+export function autoThreads(scenario: Scenario): number {
+  let peakRate = 0;
+  let peakUsers = 0;
+  for (const s of scenario.load.stages) {
+    if (s.kind === 'open') peakRate = Math.max(peakRate, s.rateRps);
+    else peakUsers = Math.max(peakUsers, s.users);
+  }
+  const want = Math.max(Math.ceil(peakRate / 250), Math.ceil(peakUsers / 500), 1);
+  return Math.min(want, Math.max(1, os.availableParallelism()));
+}
+
+export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
+  const { scenario, plan, template } = opts;
+  const agg = new Aggregator(scenario.load.stages.length, scenario.slo, plan.targetsPerSecond);
+  const n = Math.max(1, opts.threads);
+  let inFlight = new Array<number>(n).fill(0);
+  let peakSinceTick = 0;
+  const onReport = (i: number) => (rep: ExecutorReport) => {
+    for (const r of rep.records) {
+      agg.add(r);
+      opts.onRecord?.(r);
+    }
+    for (const d of rep.drops) agg.addDrop(d.stage, d.phase, d.intendedMs, d.model, d.tenant);
+    inFlight[i] = rep.inFlight;
+    const total = inFlight.reduce((a, b) => a + b, 0) - rep.inFlight + rep.peakInFlight;
+    if (total > peakSinceTick) peakSinceTick = total;
+  };
+
+  const cap = scenario.load.maxInFlight;
+  const inits: ExecutorInit[] = Array.from({ length: n }, (_, i) => ({
+    template,
+    maxInFlight: cap === undefined ? undefined : Math.floor(cap / n) + (i < cap % n ? 1 : 0),
+    onMaxInFlight: scenario.load.onMaxInFlight,
+    workload: scenario.workload,
+    load: { warmupMs: scenario.load.warmupMs, cooldownMs: scenario.load.cooldownMs },
+    totalMs: plan.totalMs,
+    model: scenario.target.model,
+    idBase: plan.open.length,
+    threadIndex: i,
+    threadCount: n,
+  }));
+  const handles: ExecutorHandle[] =
+    opts.threads === 0
+      ? [new LocalExecutor(inits[0]!, onReport(0))]
+      : await Promise.all(inits.map((init, i) => ThreadExecutor.start(init, onReport(i))));
+  // The epoch is set a little in the future, once the threads are up, so the first sends are not late.
+  const epochNs = process.hrtime.bigint() + BigInt(START_DELAY_MS * 1e6);
+  for (const h of handles) h.setEpoch(epochNs);
+  const nowMs = () => Number(process.hrtime.bigint() - epochNs) / 1e6;
+  const startedAt = new Date(Date.now() + Math.max(0, -nowMs()));
+
+  let interrupted = false;
+  let draining = false;
+  let next = 0;
+  const dispatch = () => {
+    const horizon = nowMs() + LOOKAHEAD_MS;
+    const slices: PlannedRequest[][] = handles.map(() => []);
+    while (next < plan.open.length && plan.open[next]!.intendedMs < horizon) {
+      const p = plan.open[next++]!;
+      slices[p.id % n]!.push(p);
+    }
+    slices.forEach((s, i) => s.length && handles[i]!.scheduleOpen(s));
+  };
+  for (const c of plan.closed) {
+    const per: number[][] = handles.map(() => []);
+    c.userStartsMs.forEach((_, u) => per[u % n]!.push(u));
+    per.forEach((users, i) => users.length && handles[i]!.startClosed(c, users));
+  }
+
+  const interval = opts.progressIntervalMs ?? 1000;
+  let lastSent = 0;
+  let lastTick = 0;
+  const progress = () => {
+    const t = nowMs();
+    const current = inFlight.reduce((a, b) => a + b, 0);
+    agg.series.sampleInFlight(t, Math.max(current, peakSinceTick));
+    peakSinceTick = current;
+    const sent = agg.seen + current;
+    const dt = (t - lastTick) / 1000;
+    const achieved = dt > 0 ? (sent - lastSent) / dt : 0;
+    lastSent = sent;
+    lastTick = t;
+    const stage = stageAt(plan, t);
+    const st = scenario.load.stages[stage];
+    opts.onProgress?.({
+      elapsedMs: Math.max(0, t),
+      totalMs: plan.totalMs,
+      targetRps: st?.kind === 'open' ? rateAt(scenario.load.stages, t) : null,
+      achievedRps: achieved,
+      inFlight: current,
+      ok: agg.seenOk,
+      failed: agg.seenFailed,
+      dropped: agg.run.dropped,
+      ttftP50Ms: agg.run.h.ttft.percentile(50),
+      ttftP95Ms: agg.run.h.ttft.percentile(95),
+      sendLagP99Ms: agg.run.h.send_lag.percentile(99),
+      stage,
+      draining,
+    });
+  };
+
+  dispatch();
+  const dispatcher = setInterval(dispatch, DISPATCH_EVERY_MS);
+  const ticker = setInterval(progress, interval);
+  const stopped = new Promise<void>((resolve) => {
+    if (opts.signal?.aborted) resolve();
+    opts.signal?.addEventListener('abort', () => resolve(), { once: true });
+  });
+  const sleepUntilRunMs = (t: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, t - nowMs())));
+
+  try {
+    // Phase 1: until every open-loop request is handed over and the stages are over.
+    const allIdle = () => Promise.all(handles.map((h) => h.whenIdle())).then(() => undefined);
+    const scheduleDone = (async () => {
+      while (next < plan.open.length) await sleepUntilRunMs(plan.open[next]!.intendedMs - LOOKAHEAD_MS / 2);
+      dispatch();
+      for (const h of handles) h.finish();
+    })();
+    const outcome = await Promise.race([
+      scheduleDone.then(async () => {
+        await Promise.race([allIdle(), sleepUntilRunMs(plan.totalMs)]);
+        return 'stages-over' as const;
+      }),
+      stopped.then(() => 'stopped' as const),
+    ]);
+    clearInterval(dispatcher);
+    if (outcome === 'stopped') {
+      interrupted = true;
+      for (const h of handles) h.stop();
+    }
+    // Phase 2: drain. In-flight requests get drainMs, then are aborted.
+    draining = true;
+    const drainUntil = (interrupted ? nowMs() : Math.max(nowMs(), plan.totalMs)) + scenario.load.drainMs;
+    const hardStop = new Promise<boolean>((resolve) => {
+      if (opts.hardSignal?.aborted) resolve(false);
+      opts.hardSignal?.addEventListener('abort', () => resolve(false), { once: true });
+    });
+    const drained = await Promise.race([
+      allIdle().then(() => true),
+      sleepUntilRunMs(drainUntil).then(() => false),
+      hardStop,
+      interrupted ? hardStop : stopped.then(() => false),
+    ]);
+    let abortedAtEnd = 0;
+    if (!drained) {
+      if (opts.signal?.aborted) interrupted = true;
+      for (const h of handles) h.stop();
+      const before = agg.seen;
+      const inFlightNow = inFlight.reduce((a, b) => a + b, 0);
+      for (const h of handles) h.abortInFlight();
+      await allIdle();
+      abortedAtEnd = Math.min(inFlightNow, agg.seen - before);
+    }
+    const wallMs = Math.max(nowMs(), 0);
+    progress();
+    return { aggregator: agg, startedAt, epochNs, wallMs, interrupted, abortedAtEnd, threads: opts.threads };
+  } finally {
+    clearInterval(dispatcher);
+    clearInterval(ticker);
+    await Promise.all(handles.map((h) => h.close()));
+    inFlight = [];
+  }
+}
+
+function stageAt(plan: Plan, t: number): number {
+  let s = 0;
+  for (let i = 0; i < plan.stageStartsMs.length; i++) if (t >= plan.stageStartsMs[i]!) s = i;
+  return s;
+}
+

@@ -1,0 +1,325 @@
+/**
+ * Executor: sends requests and turns each outcome into a RequestRecord, on one thread (the main
+ * thread, or one of the client threads in client-thread.ts). Open-loop requests fire on
+ * absolute deadlines of the run clock (never a chain of relative sleeps: each wake-up re-reads
+ * the clock, and every due request is sent, so lateness never accumulates). The timer wakes
+ * about 1 ms early and the last stretch is polled with setImmediate, because Node's timers are
+ * only millisecond-grained. Closed-loop users send their next request when the last one ends,
+ * after their think time. The executor never prints and never throws for a failed request.
+ */
+import type { Dispatcher } from 'undici';
+import { sendRequest } from '../client/send-request.ts';
+import { createDispatcher } from '../client/dispatcher.ts';
+import { buildBody, type RequestTemplate } from './request-template.ts';
+import { closedUserRng, phaseOf, type ClosedStagePlan, type PlannedRequest } from '../workload/plan.ts';
+import { createLengthSampler } from '../workload/length-sampler.ts';
+import type { Phase, RequestRecord } from '../metrics/request-record.ts';
+import type { LoadConfig, WorkloadConfig } from '../scenario/scenario-types.ts';
+
+export interface ExecutorInit {
+  template: RequestTemplate;
+  /** This executor's share of load.max_in_flight (undefined: no cap). */
+  maxInFlight: number | undefined;
+  onMaxInFlight: 'wait' | 'drop';
+  workload: WorkloadConfig;
+  load: Pick<LoadConfig, 'warmupMs' | 'cooldownMs'>;
+  totalMs: number;
+  model: string;
+  /** Closed-loop request ids: idBase + threadIndex + k * threadCount (unique across threads). */
+  idBase: number;
+  threadIndex: number;
+  threadCount: number;
+}
+
+export interface DropEvent {
+  stage: number;
+  phase: Phase;
+  intendedMs: number;
+  model: string;
+  tenant: string | undefined;
+}
+
+export interface ExecutorReport {
+  records: RequestRecord[];
+  drops: DropEvent[];
+  inFlight: number;
+  /** Highest in-flight count since the previous report. */
+  peakInFlight: number;
+  idle: boolean;
+}
+
+const FLUSH_MS = 100;
+
+export class Executor {
+  private readonly dispatcher: Dispatcher;
+  private readonly queue: PlannedRequest[] = [];
+  private head = 0;
+  private readonly waiting: PlannedRequest[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private readonly flushTimer: NodeJS.Timeout;
+  private readonly controllers = new Set<AbortController>();
+  private inFlight = 0;
+  private peak = 0;
+  private activeUsers = 0;
+  private closedSeq = 0;
+  private stopped = false;
+  private finished = false;
+  private records: RequestRecord[] = [];
+  private drops: DropEvent[] = [];
+  private idleWaiters: Array<() => void> = [];
+  private readonly prebuilt = new Map<number, string>();
+  /** Pending closed-loop waits, woken at once by stop(). */
+  private readonly sleepers = new Set<() => void>();
+  /** Run epoch, process.hrtime.bigint() (one clock for every thread of the process). */
+  private epochNs = 0n;
+
+  constructor(
+    private readonly init: ExecutorInit,
+    private readonly emit: (report: ExecutorReport) => void,
+  ) {
+    this.dispatcher = createDispatcher({ connectTimeoutMs: init.template.timeouts.connectMs });
+    this.flushTimer = setInterval(() => this.flush(), FLUSH_MS);
+  }
+
+  /** Set t = 0 of the run clock; called once, before anything is scheduled. */
+  setEpoch(epochNs: bigint): void {
+    this.epochNs = epochNs;
+  }
+
+  /** Milliseconds on the run clock. */
+  now(): number {
+    return Number(process.hrtime.bigint() - this.epochNs) / 1e6;
+  }
+
+  /** Queue open-loop requests (sorted by intendedMs, later than anything queued before). */
+  scheduleOpen(batch: readonly PlannedRequest[]): void {
+    if (this.stopped) return;
+    for (const p of batch) this.queue.push(p);
+    if (this.timer === undefined && this.immediate === undefined) this.tick();
+  }
+
+  /** Run closed-loop users of one stage (user indices of this executor). */
+  startClosed(stage: ClosedStagePlan, users: readonly number[]): void {
+    for (const u of users) void this.runUser(stage, u);
+  }
+
+  /** Nothing more will be scheduled: idle once the queue is empty and nothing is in flight. */
+  finish(): void {
+    this.finished = true;
+    this.checkIdle();
+  }
+
+  /** Stop sending (Ctrl-C, abort_on_fail): queued and waiting requests are never sent. */
+  stop(): void {
+    this.stopped = true;
+    this.finished = true;
+    this.queue.length = 0;
+    this.head = 0;
+    this.waiting.length = 0;
+    this.clearTimers();
+    for (const wake of this.sleepers) wake();
+    this.checkIdle();
+  }
+
+  /** Abort every request in flight (each ends as an `aborted` record). */
+  abortInFlight(): void {
+    for (const c of this.controllers) c.abort();
+  }
+
+  whenIdle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    this.clearTimers();
+    clearInterval(this.flushTimer);
+    this.flush();
+    await this.dispatcher.close().catch(() => this.dispatcher.destroy());
+  }
+
+  private isIdle(): boolean {
+    return this.finished && this.head >= this.queue.length && this.waiting.length === 0 && this.inFlight === 0 && this.activeUsers === 0;
+  }
+
+  private checkIdle(): void {
+    if (!this.isIdle() || this.idleWaiters.length === 0) return;
+    this.flush();
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const f of w) f();
+  }
+
+  private clearTimers(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = undefined;
+    this.immediate = undefined;
+  }
+
+  private readonly tick = (): void => {
+    this.timer = undefined;
+    this.immediate = undefined;
+    let now = this.now();
+    while (this.head < this.queue.length && this.queue[this.head]!.intendedMs <= now) {
+      this.arrive(this.queue[this.head++]!);
+      now = this.now();
+    }
+    if (this.head > 4096 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+    if (this.head < this.queue.length) {
+      const next = this.queue[this.head]!;
+      const wait = next.intendedMs - this.now();
+      if (wait > 2) {
+        this.timer = setTimeout(this.tick, Math.floor(wait - 1));
+        // Spare time: serialise the next body now, so it is not paid for at send time.
+        if (!this.prebuilt.has(next.id)) this.prebuilt.set(next.id, buildBody(this.init.template, next));
+      } else {
+        this.immediate = setImmediate(this.tick);
+      }
+    } else {
+      this.checkIdle();
+    }
+  };
+
+  /** An open-loop request's time has come: send it, or wait for / be refused a slot. */
+  private arrive(p: PlannedRequest): void {
+    const cap = this.init.maxInFlight;
+    if (cap !== undefined && this.inFlight >= cap) {
+      if (this.init.onMaxInFlight === 'drop') {
+        this.prebuilt.delete(p.id);
+        this.drops.push({ stage: p.stage, phase: p.phase, intendedMs: p.intendedMs, model: p.model, tenant: p.tenant });
+      } else {
+        this.waiting.push(p);
+      }
+      return;
+    }
+    void this.send(p, p.intendedMs);
+  }
+
+  /** A slot freed: the longest-waiting request goes now. */
+  private releaseSlot(): void {
+    if (this.stopped) return;
+    const cap = this.init.maxInFlight;
+    while (this.waiting.length > 0 && (cap === undefined || this.inFlight < cap)) {
+      const p = this.waiting.shift()!;
+      const now = this.now();
+      void this.send(p, now);
+    }
+  }
+
+  /**
+   * Send one request. `dueMs` is when it could first go (its intended time, or when a capped
+   * slot freed): schedule lag is measured from it.
+   */
+  private async send(p: PlannedRequest, dueMs: number): Promise<RequestRecord> {
+    const body = this.prebuilt.get(p.id) ?? buildBody(this.init.template, p);
+    this.prebuilt.delete(p.id);
+    const ctl = new AbortController();
+    this.controllers.add(ctl);
+    this.inFlight++;
+    if (this.inFlight > this.peak) this.peak = this.inFlight;
+    const t = this.init.template;
+    const out = await sendRequest({
+      dispatcher: this.dispatcher,
+      url: t.url,
+      headers: t.headers,
+      body,
+      stream: t.stream,
+      endpoint: t.endpoint,
+      timeouts: t.timeouts,
+      epochNs: this.epochNs,
+      signal: ctl.signal,
+    });
+    const endMs = this.now();
+    this.controllers.delete(ctl);
+    this.inFlight--;
+    const capWaitMs = Math.max(0, dueMs - p.intendedMs);
+    const record: RequestRecord = {
+      id: p.id,
+      stage: p.stage,
+      phase: p.phase,
+      model: p.model,
+      tenant: p.tenant,
+      user: p.user,
+      intendedMs: p.intendedMs,
+      scheduleLagMs: Math.max(0, out.sentMs - Math.max(p.intendedMs, dueMs)),
+      capWaitMs,
+      endMs,
+      plannedPromptTokens: p.promptTokens,
+      plannedOutputTokens: p.outputTokens,
+      ...out,
+    };
+    this.records.push(record);
+    if (this.records.length >= 512) this.flush();
+    this.releaseSlot();
+    this.checkIdle();
+    return record;
+  }
+
+  private async runUser(stage: ClosedStagePlan, user: number): Promise<void> {
+    this.activeUsers++;
+    try {
+      const rng = closedUserRng(this.init.template.seed, stage.stage, user);
+      const promptLen = createLengthSampler(this.init.workload.promptTokens, rng.fork('prompt_tokens'));
+      const outputLen = createLengthSampler(this.init.workload.outputTokens, rng.fork('output_tokens'));
+      const think = rng.fork('think');
+      let due = stage.userStartsMs[user] ?? stage.startMs;
+      for (let n = 0; !this.stopped; n++) {
+        await this.sleepUntil(due);
+        if (this.stopped || due >= stage.endMs) break;
+        const id = this.init.idBase + this.init.threadIndex + this.closedSeq++ * this.init.threadCount;
+        const p: PlannedRequest = {
+          id,
+          key: `c${stage.stage}-${user}-${n}`,
+          stage: stage.stage,
+          phase: phaseOf(this.init.load as LoadConfig, this.init.totalMs, due),
+          intendedMs: due,
+          promptTokens: promptLen(),
+          outputTokens: outputLen(),
+          model: this.init.model,
+          tenant: undefined,
+          user,
+        };
+        const r = await this.send(p, due);
+        const { min, max } = stage.thinkTimeMs;
+        due = r.endMs + (max > min ? min + think.next() * (max - min) : min);
+      }
+    } finally {
+      this.activeUsers--;
+      this.checkIdle();
+    }
+  }
+
+  /** Resolve at `tMs` on the run clock (timer ~1 ms early, then polled), or at once if stopped. */
+  private sleepUntil(tMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        if (timer) clearTimeout(timer);
+        this.sleepers.delete(done);
+        resolve();
+      };
+      const step = () => {
+        timer = undefined;
+        const wait = tMs - this.now();
+        if (this.stopped || wait <= 0) done();
+        else if (wait > 2) timer = setTimeout(step, Math.floor(wait - 1));
+        else setImmediate(step);
+      };
+      this.sleepers.add(done);
+      step();
+    });
+  }
+
+  private flush(): void {
+    const report: ExecutorReport = { records: this.records, drops: this.drops, inFlight: this.inFlight, peakInFlight: this.peak, idle: this.isIdle() };
+    this.records = [];
+    this.drops = [];
+    this.peak = this.inFlight;
+    this.emit(report);
+  }
+}

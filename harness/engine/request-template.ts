@@ -1,0 +1,43 @@
+/**
+ * RequestTemplate: everything a client thread needs to turn a PlannedRequest into an HTTP
+ * request (serialisable, so it crosses to worker threads). `buildBody` writes the OpenAI-shape
+ * JSON: the output length is pinned with `max_tokens`, plus `ignore_eos` and `min_tokens` where
+ * the target accepts them (vLLM); usage is asked for in the stream (`include_usage`, and
+ * `continuous_usage_stats` for tokens per chunk where supported).
+ */
+import { promptText, wordsFor, type PromptShape } from '../workload/prompt-factory.ts';
+import type { PlannedRequest } from '../workload/plan.ts';
+import type { Endpoint } from '../scenario/scenario-types.ts';
+
+export interface RequestTemplate {
+  /** Full endpoint URL (…/v1/chat/completions or …/v1/completions). */
+  url: string;
+  headers: Record<string, string>;
+  endpoint: Endpoint;
+  stream: boolean;
+  extraBody: Record<string, unknown>;
+  ignoreEos: boolean;
+  continuousUsageStats: boolean;
+  timeouts: { connectMs: number; ttftMs: number; totalMs: number };
+  promptShape: PromptShape;
+  seed: number;
+}
+
+export function endpointUrl(baseUrl: string, endpoint: Endpoint): string {
+  return `${baseUrl.replace(/\/$/, '')}/${endpoint === 'chat' ? 'chat/completions' : 'completions'}`;
+}
+
+export function buildBody(t: RequestTemplate, p: PlannedRequest): string {
+  const text = promptText(t.seed, p.key, wordsFor(p.promptTokens, t.promptShape));
+  const body: Record<string, unknown> = { ...t.extraBody, model: p.model };
+  if (t.endpoint === 'chat') body.messages = [{ role: 'user', content: text }];
+  else body.prompt = text;
+  body.max_tokens = p.outputTokens;
+  if (t.ignoreEos) {
+    body.ignore_eos = true;
+    body.min_tokens = p.outputTokens;
+  }
+  body.stream = t.stream;
+  if (t.stream) body.stream_options = t.continuousUsageStats ? { include_usage: true, continuous_usage_stats: true } : { include_usage: true };
+  return JSON.stringify(body);
+}

@@ -1,0 +1,148 @@
+/**
+ * summary.json: the run's results as DESIGN.md's contract states them (versioned with
+ * `schema_version`). Built from the engine's Aggregator; a pure function of its inputs, so it
+ * can be rebuilt and tested without running anything. Field meanings: docs/metrics.md.
+ */
+import type { Aggregator } from './aggregator.ts';
+import type { BlockSummary, EncodedBlock, StatsBlock } from './stats-block.ts';
+import type { LatencyStats } from './latency-histogram.ts';
+import type { Scenario } from '../scenario/scenario-types.ts';
+import type { Plan } from '../workload/plan.ts';
+import type { PromptCalibration } from '../workload/prompt-calibration.ts';
+import type { ThresholdResult } from '../gate/threshold.ts';
+
+export const SCHEMA_VERSION = 1;
+
+export interface StageSummary extends BlockSummary {
+  index: number;
+  name: string;
+  kind: 'open' | 'closed';
+  /** Open loop: the stage's rate (req/s); closed loop: its users. */
+  target_rate_rps: number | null;
+  users: number | null;
+  start_s: number;
+  duration_s: number;
+}
+
+export interface Summary extends BlockSummary {
+  schema_version: number;
+  tool: { name: 'floodgate'; version: string };
+  scenario: { name: string; file: string; seed: number };
+  target: { url: string; model: string; endpoint: string; stream: boolean; embedded: boolean };
+  started_at: string;
+  /** Wall time of the run, from t = 0 to the last request's end (drain included). */
+  duration_s: number;
+  /** False when the run was interrupted (Ctrl-C, abort_on_fail): the figures cover what ran. */
+  complete: boolean;
+  interrupted: boolean;
+  measurement: { warmup_s: number; cooldown_s: number; excluded: { warmup: number; cooldown: number } };
+  prompts: { tokenizer: string; source: 'server' | 'builtin'; exact: boolean; overhead_tokens: number; tokens_per_word: number; max_model_len: number | null };
+  client: BlockSummary['client'] & {
+    saturated: boolean;
+    /** A run is saturated when the send lag p99 is above this bound (ms). */
+    saturation_lag_p99_ms: number;
+    threads: number;
+    aborted_at_end: number;
+  };
+  slo: { ttft_ms: number | null; tpot_ms: number | null; itl_ms: number | null; e2e_ms: number | null };
+  /** Server-side samples (scraped metrics); empty when nothing was sampled. */
+  server: Record<string, unknown>;
+  stages: StageSummary[];
+  by_tenant: Record<string, BlockSummary>;
+  by_model: Record<string, BlockSummary>;
+  thresholds: ThresholdResult[];
+  /** Encoded histograms of the run block, for exact merging of runs and shards. */
+  histograms: EncodedBlock;
+}
+
+export interface SummaryInput {
+  scenario: Scenario;
+  plan: Plan;
+  aggregator: Aggregator;
+  targetUrl: string;
+  embedded: boolean;
+  calibration: PromptCalibration;
+  startedAt: Date;
+  wallMs: number;
+  interrupted: boolean;
+  abortedAtEnd: number;
+  threads: number;
+  version: string;
+}
+
+/**
+ * Window that a block's rates are divided by: from `startMs` to the later of its nominal end
+ * and its last request's end (a backlog that drains after the stage still counts in its window).
+ */
+function windowMs(b: StatsBlock, startMs: number, nominalEndMs: number): number {
+  const end = Math.max(nominalEndMs, Number.isFinite(b.lastEndMs) ? b.lastEndMs : nominalEndMs);
+  return Math.max(0, end - startMs);
+}
+
+export function buildSummary(i: SummaryInput): Summary {
+  const { scenario, plan, aggregator: agg } = i;
+  const load = scenario.load;
+  const measureStart = load.warmupMs;
+  const measureEnd = plan.totalMs - load.cooldownMs;
+  const runWindow = windowMs(agg.run, measureStart, measureEnd);
+  const run = agg.run.summarize(runWindow);
+  const stages: StageSummary[] = load.stages.map((s, idx) => {
+    const start = plan.stageStartsMs[idx]!;
+    const from = Math.max(start, measureStart);
+    const to = Math.min(start + s.durationMs, measureEnd);
+    const block = agg.stages[idx]!;
+    return {
+      index: idx,
+      name: s.name,
+      kind: s.kind,
+      target_rate_rps: s.kind === 'open' ? s.rateRps : null,
+      users: s.kind === 'closed' ? s.users : null,
+      start_s: start / 1000,
+      duration_s: s.durationMs / 1000,
+      ...block.summarize(windowMs(block, from, Math.max(from, to))),
+    };
+  });
+  const blocks = (m: Map<string, StatsBlock>) =>
+    Object.fromEntries([...m].sort(([a], [b]) => a.localeCompare(b)).map(([k, b]) => [k, b.summarize(windowMs(b, measureStart, measureEnd))]));
+  const lag: LatencyStats = run.client.send_lag_ms;
+  const bound = scenario.client.saturationLagP99Ms;
+  return {
+    schema_version: SCHEMA_VERSION,
+    tool: { name: 'floodgate', version: i.version },
+    scenario: { name: scenario.name, file: scenario.file, seed: scenario.seed },
+    target: { url: i.targetUrl, model: scenario.target.model, endpoint: scenario.target.endpoint, stream: scenario.target.stream, embedded: i.embedded },
+    started_at: i.startedAt.toISOString(),
+    duration_s: i.wallMs / 1000,
+    complete: !i.interrupted,
+    interrupted: i.interrupted,
+    measurement: { warmup_s: load.warmupMs / 1000, cooldown_s: load.cooldownMs / 1000, excluded: { ...agg.excluded } },
+    prompts: {
+      tokenizer: i.calibration.tokenizer,
+      source: i.calibration.source,
+      exact: i.calibration.exact,
+      overhead_tokens: i.calibration.overheadTokens,
+      tokens_per_word: i.calibration.tokensPerWord,
+      max_model_len: i.calibration.maxModelLen ?? null,
+    },
+    ...run,
+    client: {
+      ...run.client,
+      saturated: lag.p99 !== null && lag.p99 > bound,
+      saturation_lag_p99_ms: bound,
+      threads: i.threads,
+      aborted_at_end: i.abortedAtEnd,
+    },
+    slo: {
+      ttft_ms: scenario.slo.ttftMs ?? null,
+      tpot_ms: scenario.slo.tpotMs ?? null,
+      itl_ms: scenario.slo.itlMs ?? null,
+      e2e_ms: scenario.slo.e2eMs ?? null,
+    },
+    server: {},
+    stages,
+    by_tenant: blocks(agg.byTenant),
+    by_model: blocks(agg.byModel),
+    thresholds: [],
+    histograms: agg.run.encode(),
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * The end-of-run summary table printed on the terminal: a pure function of summary.json.
+ */
+import type { Summary } from '../metrics/summary.ts';
+import type { LatencyStats } from '../metrics/latency-histogram.ts';
+
+const LAT_ROWS: Array<[string, keyof Summary['latency_ms']]> = [
+  ['TTFT', 'ttft'],
+  ['ITL', 'itl'],
+  ['TPOT', 'tpot'],
+  ['E2E', 'e2e'],
+  ['inter-chunk', 'inter_chunk'],
+  ['queue', 'queue'],
+  ['TTFT from intended', 'ttft_intended'],
+  ['E2E from intended', 'e2e_intended'],
+];
+
+export function fmtMs(v: number | null | undefined): string {
+  if (v === null || v === undefined) return '-';
+  if (v >= 10_000) return `${(v / 1000).toFixed(1)}s`;
+  if (v >= 100) return v.toFixed(0);
+  if (v >= 10) return v.toFixed(1);
+  return v.toFixed(2);
+}
+
+export function fmtNum(v: number | null | undefined, digits = 1): string {
+  if (v === null || v === undefined) return '-';
+  return v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+}
+
+export function fmtPct(v: number | null | undefined): string {
+  return v === null || v === undefined ? '-' : `${(v * 100).toFixed(v < 0.1 ? 2 : 1)}%`;
+}
+
+function pad(s: string, n: number, right = false): string {
+  return right ? s.padStart(n) : s.padEnd(n);
+}
+
+function latRow(label: string, s: LatencyStats): string {
+  const cells = [s.mean, s.p50, s.p90, s.p95, s.p99, s.max].map((v) => pad(fmtMs(v), 9, true));
+  return `  ${pad(label, 20)}${cells.join('')}${pad(fmtNum(s.count, 0), 11, true)}`;
+}
+
+export function renderSummary(s: Summary, runDir: string | undefined): string {
+  const L: string[] = [];
+  L.push('');
+  L.push(`  ${s.scenario.name}  ->  ${s.target.url}  (${s.target.model}, ${s.target.endpoint}${s.target.stream ? ', streaming' : ''})${s.complete ? '' : '  [INCOMPLETE: interrupted]'}`);
+  L.push(`  duration ${fmtNum(s.duration_s, 1)}s   prompts: ${s.prompts.tokenizer}${s.prompts.exact ? ' (exact)' : ''}`);
+  L.push('');
+  const r = s.requests;
+  L.push(`  requests    ${fmtNum(r.total, 0)} total   ${fmtNum(r.ok, 0)} ok   ${fmtNum(r.failed, 0)} failed   ${fmtNum(r.dropped, 0)} dropped   error rate ${fmtPct(s.error_rate)}` +
+    (s.measurement.excluded.warmup + s.measurement.excluded.cooldown > 0 ? `   (${s.measurement.excluded.warmup} warmup, ${s.measurement.excluded.cooldown} cooldown not counted)` : ''));
+  L.push(`  throughput  ${fmtNum(s.throughput.requests_per_s, 2)} req/s   ${fmtNum(s.throughput.output_tokens_per_s, 0)} output tok/s   ${fmtNum(s.throughput.total_tokens_per_s, 0)} total tok/s`);
+  const slo = [
+    s.slo.ttft_ms !== null ? `TTFT <= ${fmtMs(s.slo.ttft_ms)}ms` : '',
+    s.slo.tpot_ms !== null ? `TPOT <= ${fmtMs(s.slo.tpot_ms)}ms` : '',
+    s.slo.itl_ms !== null ? `ITL <= ${fmtMs(s.slo.itl_ms)}ms` : '',
+    s.slo.e2e_ms !== null ? `E2E <= ${fmtMs(s.slo.e2e_ms)}ms` : '',
+  ].filter(Boolean);
+  L.push(`  goodput     ${fmtNum(s.goodput.requests_per_s, 2)} req/s   ${fmtPct(s.goodput.fraction)} of requests met ${slo.length ? slo.join(', ') : 'no SLO set (all successful requests count)'}`);
+  L.push('');
+  L.push(`  ${pad('latency (ms)', 20)}${['mean', 'p50', 'p90', 'p95', 'p99', 'max'].map((h) => pad(h, 9, true)).join('')}${pad('samples', 11, true)}`);
+  for (const [label, key] of LAT_ROWS) {
+    const st = s.latency_ms[key];
+    if (st.count > 0 || key === 'ttft' || key === 'e2e') L.push(latRow(label, st));
+  }
+  L.push(latRow('send lag', s.client.send_lag_ms));
+  if (s.stages.length > 1) {
+    L.push('');
+    L.push(`  ${pad('stage', 16)}${pad('target', 12, true)}${pad('ok', 8, true)}${pad('failed', 8, true)}${pad('req/s', 9, true)}${pad('TTFT p50', 10, true)}${pad('TTFT p95', 10, true)}${pad('ITL p95', 9, true)}${pad('E2E p95', 9, true)}`);
+    for (const st of s.stages) {
+      const target = st.kind === 'open' ? `${fmtNum(st.target_rate_rps, 2)} rps` : `${st.users} users`;
+      L.push(`  ${pad(st.name, 16)}${pad(target, 12, true)}${pad(fmtNum(st.requests.ok, 0), 8, true)}${pad(fmtNum(st.requests.failed, 0), 8, true)}${pad(fmtNum(st.throughput.requests_per_s, 2), 9, true)}${pad(fmtMs(st.latency_ms.ttft.p50), 10, true)}${pad(fmtMs(st.latency_ms.ttft.p95), 10, true)}${pad(fmtMs(st.latency_ms.itl.p95), 9, true)}${pad(fmtMs(st.latency_ms.e2e.p95), 9, true)}`);
+    }
+  }
+  const errs = Object.entries(s.errors);
+  if (errs.length) {
+    L.push('');
+    L.push(`  errors      ${errs.map(([k, v]) => `${k}: ${v}`).join('   ')}`);
+  }
+  if (s.thresholds.length) {
+    L.push('');
+    L.push('  thresholds');
+    for (const t of s.thresholds) {
+      L.push(`    ${t.pass ? 'PASS' : 'FAIL'}  ${pad(t.expr, 40)} observed ${t.value === null ? 'no value' : fmtNum(t.value, 3)}`);
+    }
+  }
+  if (s.client.saturated) {
+    L.push('');
+    L.push(`  CLIENT SATURATED: send lag p99 ${fmtMs(s.client.send_lag_ms.p99)}ms is above ${fmtMs(s.client.saturation_lag_p99_ms)}ms. The harness could not send on schedule,`);
+    L.push(`  so these figures describe the client, not the target. Use more client threads (client.threads), a lower rate, or --shard across machines.`);
+  }
+  if (runDir) {
+    L.push('');
+    L.push(`  results     ${runDir}`);
+  }
+  L.push('');
+  return L.join('\n');
+}

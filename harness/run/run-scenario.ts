@@ -1,0 +1,153 @@
+/**
+ * runScenario: the programmatic API behind `harness run`. Scenario in, results out:
+ * probe the target, calibrate prompt lengths, build the plan, run the engine, write the run
+ * folder, evaluate thresholds, and decide the exit code. Prints nothing; progress, records and
+ * warnings go to the callbacks.
+ */
+import fs from 'node:fs';
+import { Agent } from 'undici';
+import { buildPlan } from '../workload/plan.ts';
+import { calibratePrompts } from '../workload/prompt-calibration.ts';
+import { probeTarget, authHeaders } from '../client/target-probe.ts';
+import { runEngine, autoThreads, type ProgressSnapshot } from '../engine/engine.ts';
+import { endpointUrl, type RequestTemplate } from '../engine/request-template.ts';
+import { buildSummary, type Summary } from '../metrics/summary.ts';
+import { evaluateThresholds, parseThreshold, type Threshold } from '../gate/threshold.ts';
+import { RunFolder, defaultRunDir } from '../report/run-folder.ts';
+import { ExitCode, UsageError } from '../errors.ts';
+import type { RequestRecord } from '../metrics/request-record.ts';
+import type { Scenario } from '../scenario/scenario-types.ts';
+
+export interface RunOptions {
+  /** Run folder; default reports/<name>-<UTC time>/ under `reportsDir`. */
+  outDir?: string;
+  reportsDir?: string;
+  /** Client threads, overriding the scenario's client.threads; 0 = on this thread. */
+  threads?: number;
+  /** Stop sending (Ctrl-C); in-flight requests get load.drain, then the run ends incomplete. */
+  signal?: AbortSignal;
+  /** Abort in-flight requests now (a second Ctrl-C). */
+  hardSignal?: AbortSignal;
+  /** Exit 0 rather than 3 when the client was saturated (the summary still says so). */
+  allowSaturated?: boolean;
+  onProgress?: (p: ProgressSnapshot) => void;
+  onRecord?: (r: RequestRecord) => void;
+  onWarning?: (message: string) => void;
+  /** Called once the run folder exists, before any load is sent. */
+  onStart?: (info: { runDir: string; threads: number; plannedRequests: number }) => void;
+}
+
+export interface RunOutcome {
+  summary: Summary;
+  runDir: string;
+  exitCode: number;
+  /** Why the exit code is not 0, one line each. */
+  reasons: string[];
+}
+
+let cachedVersion: string | undefined;
+export function harnessVersion(): string {
+  if (cachedVersion === undefined) {
+    const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    cachedVersion = pkg.version;
+  }
+  return cachedVersion;
+}
+
+export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Promise<RunOutcome> {
+  const target = scenario.target;
+  if (target.url === undefined) {
+    throw new UsageError('FG_TARGET_REQUIRED', `scenario "${scenario.name}" has no target.url: give one in the file or with --target URL`);
+  }
+  const thresholds: Threshold[] = scenario.thresholds.map((expr) => {
+    const p = parseThreshold(expr);
+    if (!p.ok) throw new UsageError('FG_THRESHOLD_INVALID', p.message);
+    return p.threshold;
+  });
+  const warn = (m: string) => opts.onWarning?.(m);
+
+  const probeAgent = new Agent({ connect: { timeout: target.timeouts.connectMs } });
+  let calibration;
+  try {
+    const probe = await probeTarget(target, probeAgent);
+    probe.warnings.forEach(warn);
+    calibration = await calibratePrompts(target, probeAgent, scenario.seed);
+  } finally {
+    await probeAgent.close();
+  }
+  if (calibration.source === 'builtin') warn(`the target has no /tokenize: prompt lengths are counted with the ${calibration.tokenizer}`);
+  const vllmLike = calibration.source === 'server';
+
+  const plan = buildPlan(scenario);
+  if (calibration.maxModelLen !== undefined) {
+    const over = plan.open.filter((p) => p.promptTokens + p.outputTokens > calibration.maxModelLen!).length;
+    if (over > 0) warn(`${over} planned requests ask for more than the target's context length (${calibration.maxModelLen} tokens, prompt + output); expect HTTP 400 for them`);
+  }
+
+  const template: RequestTemplate = {
+    url: endpointUrl(target.url, target.endpoint),
+    headers: { 'content-type': 'application/json', accept: target.stream ? 'text/event-stream' : 'application/json', ...authHeaders(target) },
+    endpoint: target.endpoint,
+    stream: target.stream,
+    extraBody: { ...target.body },
+    ignoreEos: target.ignoreEos === 'auto' ? vllmLike : target.ignoreEos,
+    continuousUsageStats: target.continuousUsageStats === 'auto' ? vllmLike : target.continuousUsageStats,
+    timeouts: { ...target.timeouts },
+    promptShape: { overheadTokens: calibration.overheadTokens, tokensPerWord: calibration.tokensPerWord },
+    seed: scenario.seed,
+  };
+
+  const threads = opts.threads ?? (scenario.client.threads === 'auto' ? autoThreads(scenario) : scenario.client.threads);
+  const startGuess = new Date();
+  const runDir = opts.outDir ?? defaultRunDir(opts.reportsDir ?? 'reports', scenario.name, startGuess);
+  const folder = RunFolder.create(runDir);
+  opts.onStart?.({ runDir, threads, plannedRequests: plan.open.length });
+
+  const result = await runEngine({
+    scenario,
+    plan,
+    template,
+    threads,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.hardSignal ? { hardSignal: opts.hardSignal } : {}),
+    onRecord: (r) => {
+      folder.writeRecord(r);
+      opts.onRecord?.(r);
+    },
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+  });
+
+  const summary = buildSummary({
+    scenario,
+    plan,
+    aggregator: result.aggregator,
+    targetUrl: target.url,
+    embedded: false,
+    calibration,
+    startedAt: result.startedAt,
+    wallMs: result.wallMs,
+    interrupted: result.interrupted,
+    abortedAtEnd: result.abortedAtEnd,
+    threads: result.threads,
+    version: harnessVersion(),
+  });
+  summary.thresholds = evaluateThresholds(thresholds, summary);
+  await folder.finish(summary, result.aggregator.series.toArray());
+
+  const reasons: string[] = [];
+  let exitCode: number = ExitCode.OK;
+  const failed = summary.thresholds.filter((t) => !t.pass);
+  if (failed.length) {
+    exitCode = ExitCode.THRESHOLD_FAILED;
+    for (const t of failed) reasons.push(`threshold failed: ${t.expr} (observed ${t.value === null ? 'no value' : t.value})`);
+  }
+  if (summary.client.saturated && !opts.allowSaturated) {
+    exitCode = ExitCode.RUN_FAILED;
+    reasons.push(`client saturated: send lag p99 ${summary.client.send_lag_ms.p99?.toFixed(2)} ms > ${summary.client.saturation_lag_p99_ms} ms`);
+  }
+  if (summary.interrupted) {
+    exitCode = ExitCode.RUN_FAILED;
+    reasons.push('run interrupted: the report covers what ran before the stop');
+  }
+  return { summary, runDir, exitCode, reasons };
+}

@@ -1,0 +1,103 @@
+/**
+ * Loading a scenario: read the file, parse the YAML, interpolate the environment, apply
+ * overrides, validate against the schema and return a deep-frozen Scenario, or throw one
+ * ConfigError that lists every problem found (never the first one only).
+ *
+ * Order matters: syntax errors stop everything (a broken tree cannot be validated usefully);
+ * interpolation and overrides happen before validation so their values are checked like any
+ * other; nothing is returned half-valid.
+ */
+
+import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { ConfigError, type ConfigIssue } from '../errors.ts';
+import type { Scenario } from './scenario-types.ts';
+import { applyEnvReferences, maskEnvReferences } from './env-interpolation.ts';
+import { applyOverrides } from './scenario-overrides.ts';
+import { readScenario } from './scenario-schema.ts';
+import { NodeReader } from './yaml-node-reader.ts';
+
+/** Options of loadScenario / parseScenario. */
+export interface LoadOptions {
+  /** Variables for `${VAR}` interpolation. Default: process.env. */
+  env?: Record<string, string | undefined>;
+  /**
+   * Values set by dotted path before validation, e.g. `{'target.url': 'http://127.0.0.1:9/v1',
+   * 'seed': 7, 'load.stages[0].rate': 3}`. A string is read like an unquoted YAML value (`'7'` is
+   * a number where a number belongs); issues in them point at `<command line>`.
+   */
+  overrides?: Record<string, unknown>;
+  /** Directory relative paths in the file start from. Default: the scenario file's directory. */
+  baseDir?: string;
+}
+
+/**
+ * Read, validate and freeze the scenario at `path`.
+ * @throws ConfigError with every issue (FG_SCENARIO_NOT_FOUND when the file cannot be read).
+ */
+export function loadScenario(path: string, options: LoadOptions = {}): Scenario {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOENT' ? 'does not exist' : e.code === 'EISDIR' ? 'is a directory' : `cannot be read (${e.message})`;
+    const issue: ConfigIssue = {
+      code: 'FG_SCENARIO_NOT_FOUND',
+      file: path,
+      line: 0,
+      col: 0,
+      path: '',
+      message: `scenario file "${path}" ${why}`,
+      value: path,
+      allowed: 'a readable scenario YAML file',
+    };
+    throw new ConfigError([issue]);
+  }
+  return parseScenario(text, path, options);
+}
+
+/**
+ * Validate and freeze a scenario given as YAML text. `file` names it in messages and in
+ * Scenario.file; relative paths inside start from `options.baseDir`, else `dirname(file)`.
+ * @throws ConfigError with every issue.
+ */
+export function parseScenario(text: string, file: string, options: LoadOptions = {}): Scenario {
+  const env = options.env ?? process.env;
+  const baseDir = options.baseDir ?? dirname(file);
+  const masked = maskEnvReferences(text, env);
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(masked.text, { lineCounter, prettyErrors: false });
+  const r = new NodeReader(file, lineCounter, doc);
+
+  if (doc.errors.length > 0) {
+    for (const err of doc.errors) {
+      const at = lineCounter.linePos(err.pos[0]);
+      r.report('FG_SCENARIO_YAML_SYNTAX', { file, line: at.line, col: at.col }, '', yamlMessage(err.message), {
+        allowed: 'valid YAML (quote values that contain ": ", " #", or start with a special character)',
+      });
+    }
+    throw new ConfigError(r.issues);
+  }
+
+  applyEnvReferences(doc, r, masked.slots);
+  if (options.overrides && doc.contents !== null) applyOverrides(doc, r, options.overrides);
+  const scenario = readScenario(r, doc.contents, { file, baseDir });
+  if (r.issues.length > 0 || !scenario) throw new ConfigError(r.issues);
+  return deepFreeze(scenario);
+}
+
+/** The parser's message without its trailing source excerpt, on one line. */
+function yamlMessage(message: string): string {
+  return message.split('\n')[0]!.replace(/\uFDD0\uFDD1*/g, '${...}');
+}
+
+/** Freeze an object graph so a validated config can never change afterwards. */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

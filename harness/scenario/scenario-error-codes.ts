@@ -1,0 +1,21 @@
+/**
+ * The error codes a scenario file can produce, each with its one-line meaning. Every code the
+ * loader emits is a key here (a test checks it), and docs/scenarios.md explains each one.
+ */
+
+/** Scenario error code -> what it means. Callers and tests match on the code, never on messages. */
+export const SCENARIO_ERROR_CODES: Record<string, string> = {
+  FG_SCENARIO_NOT_FOUND: 'the scenario file does not exist or cannot be read',
+  FG_SCENARIO_YAML_SYNTAX: 'the file is not valid YAML',
+  FG_SCENARIO_UNKNOWN_KEY: 'a key the schema does not know at that level (often a typo)',
+  FG_SCENARIO_MISSING_FIELD: 'a required field is absent or empty',
+  FG_SCENARIO_TYPE: 'a value has the wrong YAML type (e.g. a string where a number belongs)',
+  FG_SCENARIO_BAD_VALUE: 'a value is out of range, not one of the allowed words, or otherwise invalid',
+  FG_SCENARIO_BAD_DURATION: 'a duration is not written like 500ms, 30s, 2m or 1h',
+  FG_SCENARIO_CONFLICT: 'two settings exclude each other, or one only applies when another is set',
+  FG_SCENARIO_RESERVED_FIELD: 'target.body sets a request field the harness controls itself',
+  FG_SCENARIO_BAD_THRESHOLD: 'a threshold expression cannot be parsed or names an unknown metric or stage',
+  FG_SCENARIO_EMPIRICAL_FILE: 'an empirical length file is missing, unreadable, malformed or empty',
+  FG_SCENARIO_EMPIRICAL_VALUE: 'a row of an empirical length file is not a non-negative integer',
+};
+

@@ -61,6 +61,8 @@ export interface EngineResult {
   /** From the epoch to the last request's end (drain included). */
   wallMs: number;
   interrupted: boolean;
+  /** Run-clock time sending stopped when interrupted (undefined when the stages ran out). */
+  stoppedAtMs: number | undefined;
   /** Requests aborted because the drain period ran out (or after Ctrl-C's grace period). */
   abortedAtEnd: number;
   threads: number;
@@ -179,7 +181,16 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
     if (opts.signal?.aborted) resolve();
     opts.signal?.addEventListener('abort', () => resolve(), { once: true });
   });
-  const sleepUntilRunMs = (t: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, t - nowMs())));
+  // Waits that lose a Promise.race must not keep the process alive: every one is cleared at the end.
+  const sleeps = new Set<NodeJS.Timeout>();
+  const sleepUntilRunMs = (t: number) =>
+    new Promise<void>((r) => {
+      const timer = setTimeout(() => {
+        sleeps.delete(timer);
+        r();
+      }, Math.max(0, t - nowMs()));
+      sleeps.add(timer);
+    });
 
   try {
     // Phase 1: until every open-loop request is handed over and the stages are over.
@@ -197,8 +208,10 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
       stopped.then(() => 'stopped' as const),
     ]);
     clearInterval(dispatcher);
+    let stoppedAtMs: number | undefined;
     if (outcome === 'stopped') {
       interrupted = true;
+      stoppedAtMs = nowMs();
       for (const h of handles) h.stop();
     }
     // Phase 2: drain. In-flight requests get drainMs, then are aborted.
@@ -226,10 +239,11 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
     }
     const wallMs = Math.max(nowMs(), 0);
     progress();
-    return { aggregator: agg, startedAt, epochNs, wallMs, interrupted, abortedAtEnd, threads: opts.threads };
+    return { aggregator: agg, startedAt, epochNs, wallMs, interrupted, stoppedAtMs, abortedAtEnd, threads: opts.threads };
   } finally {
     clearInterval(dispatcher);
     clearInterval(ticker);
+    for (const t of sleeps) clearTimeout(t);
     await Promise.all(handles.map((h) => h.close()));
     inFlight = [];
   }

@@ -10,7 +10,7 @@
  *           goodput.requests_per_s, throughput.requests_per_s | output_tokens_per_s |
  *           total_tokens_per_s, requests.total | ok | failed | dropped, send_lag.<stat>
  *   op      < <= > >= == !=
- *   unit    ms s m (latencies), % (rates and fractions), none
+ *   unit    us ms s m (latencies), % (rates and fractions), none
  */
 
 import { nearest } from '../util/did-you-mean.ts';
@@ -59,7 +59,7 @@ export const THRESHOLD_METRICS: readonly string[] = [
   ...Object.keys(PLAIN),
 ];
 
-const EXPR = /^\s*([A-Za-z0-9_.\-]+)\s*(<=|>=|==|!=|<|>)\s*(-?[0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*(ms|s|m|%)?\s*$/i;
+const EXPR = /^\s*([A-Za-z0-9_.\-]+)\s*(<=|>=|==|!=|<|>)\s*(-?[0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*(us|ms|s|m|%)?\s*$/i;
 
 export type ParsedThreshold = { ok: true; threshold: Threshold } | { ok: false; message: string; allowed: string };
 
@@ -105,8 +105,9 @@ export function parseThreshold(expr: string): ParsedThreshold {
   }
   let limit = Number(num);
   if (isLatency) {
-    if (unit === '%') return { ok: false, message: `threshold "${expr}": a latency takes ms, s or m, not %`, allowed: 'ms, s, m' };
-    if (unit === 's') limit *= 1000;
+    if (unit === '%') return { ok: false, message: `threshold "${expr}": a latency takes us, ms, s or m, not %`, allowed: 'us, ms, s, m' };
+    if (unit === 'us') limit /= 1000;
+    else if (unit === 's') limit *= 1000;
     else if (unit === 'm') limit *= 60_000;
   } else if (unit === '%') {
     limit /= 100;

@@ -65,6 +65,8 @@ export interface SummaryInput {
   startedAt: Date;
   wallMs: number;
   interrupted: boolean;
+  /** When sending stopped early (Ctrl-C): the windows end there rather than at the stages' end. */
+  stoppedAtMs: number | undefined;
   abortedAtEnd: number;
   threads: number;
   version: string;
@@ -83,7 +85,7 @@ export function buildSummary(i: SummaryInput): Summary {
   const { scenario, plan, aggregator: agg } = i;
   const load = scenario.load;
   const measureStart = load.warmupMs;
-  const measureEnd = plan.totalMs - load.cooldownMs;
+  const measureEnd = Math.min(plan.totalMs - load.cooldownMs, i.stoppedAtMs ?? Infinity);
   const runWindow = windowMs(agg.run, measureStart, measureEnd);
   const run = agg.run.summarize(runWindow);
   const stages: StageSummary[] = load.stages.map((s, idx) => {

@@ -127,6 +127,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     startedAt: result.startedAt,
     wallMs: result.wallMs,
     interrupted: result.interrupted,
+    stoppedAtMs: result.stoppedAtMs,
     abortedAtEnd: result.abortedAtEnd,
     threads: result.threads,
     version: harnessVersion(),

@@ -29,8 +29,9 @@ export function parseOverridePath(path: string): Segment[] | undefined {
 /**
  * Set each override into `doc`, in the order given. A string value is read like an unquoted YAML
  * value from text (`'7'` is a number for a number field, still `"7"` for a string field; `''`
- * means unset); other values are used as they are. A path through something that is not a map or
- * a list, or an index past the end of a list (one past the end appends), is an issue.
+ * means unset); other values are used as they are. Missing maps on the way are created; a path
+ * through a value that is not a map or a list, or an index past the end of a list (one past the
+ * end appends), is an issue.
  */
 export function applyOverrides(doc: Document, r: NodeReader, overrides: Record<string, unknown>): void {
   for (const [path, value] of Object.entries(overrides)) {
@@ -61,8 +62,8 @@ export function applyOverrides(doc: Document, r: NodeReader, overrides: Record<s
           parent.items.push(pair);
         }
         if (isLast) pair.value = next;
-        else if (!isMap(pair.value) && !isSeq(pair.value)) pair.value = container(r);
-        parent = pair.value;
+        else if (r.isEmpty(pair.value)) pair.value = container(r);
+        parent = r.deref(pair.value);
       } else {
         if (!isSeq(parent)) {
           r.report('FG_SCENARIO_TYPE', at, path, `cannot set "${path}": "${where}" is not a list`, { value, allowed: 'a path through maps and lists' });
@@ -73,8 +74,8 @@ export function applyOverrides(doc: Document, r: NodeReader, overrides: Record<s
           break;
         }
         if (isLast) parent.items[seg] = next;
-        else if (!isMap(parent.items[seg]) && !isSeq(parent.items[seg])) parent.items[seg] = container(r);
-        parent = parent.items[seg];
+        else if (r.isEmpty(parent.items[seg])) parent.items[seg] = container(r);
+        parent = r.deref(parent.items[seg]);
       }
       where = here;
     }
@@ -82,9 +83,12 @@ export function applyOverrides(doc: Document, r: NodeReader, overrides: Record<s
 }
 
 function makeNode(doc: Document, r: NodeReader, value: unknown): unknown {
-  if (typeof value === 'string') {
+  // Scalars from the command line are loose both ways: '7' reads as 7 where a number belongs,
+  // and 7 reads as "7" where a string belongs (`--set name=2024` after the CLI typed it).
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
     const scalar = new Scalar<unknown>(value);
-    r.setLoose(scalar, value);
+    if (typeof value === 'string') r.setLoose(scalar, value);
+    else r.setLoose(scalar, String(value), value);
     r.markCommandLine(scalar);
     return scalar;
   }

@@ -102,11 +102,12 @@ export function readScenario(r: NodeReader, rootNode: unknown, ctx: SchemaContex
   const workloadMap = m.map('workload', true);
   const workload = workloadMap && readWorkload(workloadMap, ctx.baseDir);
   const loadMap = m.map('load', true);
-  const load = loadMap && readLoad(loadMap);
+  const loadRead = loadMap && readLoad(loadMap);
+  const load = loadRead?.config;
   const sloMap = m.map('slo');
   const slo = sloMap ? readSlo(sloMap) : {};
   const thresholdSeq = m.seq('thresholds');
-  const thresholds = thresholdSeq ? readThresholds(r, thresholdSeq.items, 'thresholds', load?.stageNames) : [];
+  const thresholds = thresholdSeq ? readThresholds(r, thresholdSeq.items, 'thresholds', loadRead?.stageNames) : [];
   const clientMap = m.map('client');
   const client = clientMap ? readClient(clientMap) : { threads: 'auto' as const, saturationLagP99Ms: DEFAULTS.saturationLagP99Ms };
 
@@ -118,7 +119,7 @@ export function readScenario(r: NodeReader, rootNode: unknown, ctx: SchemaContex
     seed,
     target,
     workload,
-    load: load.config,
+    load,
     slo,
     thresholds,
     client,
@@ -270,12 +271,13 @@ function readWorkload(m: MapView, baseDir: string): WorkloadConfig | undefined {
 }
 
 interface LoadResult {
-  config: LoadConfig;
-  /** Stage names by index; undefined when some stage was invalid (name checks skipped). */
+  /** Undefined when anything in `load` is invalid. */
+  config: LoadConfig | undefined;
+  /** Stage names by index; undefined when some stage's name is unknown (threshold checks skipped). */
   stageNames: string[] | undefined;
 }
 
-function readLoad(m: MapView): LoadResult | undefined {
+function readLoad(m: MapView): LoadResult {
   const r = m.r;
   m.checkKeys(LOAD_KEYS);
   const arrival = m.oneOf('arrival', ['constant', 'poisson', 'gamma'] as const);
@@ -288,13 +290,15 @@ function readLoad(m: MapView): LoadResult | undefined {
   }
 
   const stagesSeq = m.seq('stages', true);
-  let stages: (Stage | undefined)[] = [];
+  let reads: StageRead[] = [];
   if (stagesSeq) {
     if (stagesSeq.items.length === 0) {
       r.report('FG_SCENARIO_BAD_VALUE', stagesSeq, m.pathOf('stages'), 'stages is empty', { allowed: 'a list of at least one stage' });
     }
-    stages = stagesSeq.items.map((item, i) => readStage(r, item, childPath(m.pathOf('stages'), i), i));
+    reads = stagesSeq.items.map((item, i) => readStage(r, item, childPath(m.pathOf('stages'), i), i));
+    checkStageNames(r, reads, m.pathOf('stages'));
   }
+  const stages = reads.map((s) => s.stage);
 
   const maxInFlight = m.num('max_in_flight', { integer: true, min: 1 });
   const onMaxInFlight = m.oneOf('on_max_in_flight', ['wait', 'drop'] as const) ?? 'wait';
@@ -318,9 +322,9 @@ function readLoad(m: MapView): LoadResult | undefined {
       });
     }
   }
-  if (okStages) checkStageNames(r, stagesSeq!.items, okStages, m.pathOf('stages'));
-
-  if (!okStages || !arrivalOk) return undefined;
+  const names = reads.map((s) => s.name);
+  const stageNames = stagesSeq && names.every((n) => n !== undefined) ? (names as string[]) : undefined;
+  if (!okStages || !arrivalOk) return { config: undefined, stageNames };
   return {
     config: {
       arrival: arrival ?? 'poisson',
@@ -332,13 +336,21 @@ function readLoad(m: MapView): LoadResult | undefined {
       cooldownMs: cooldownMs ?? 0,
       drainMs,
     },
-    stageNames: okStages.map((s) => s.name),
+    stageNames,
   };
 }
 
-function readStage(r: NodeReader, item: unknown, path: string, index: number): Stage | undefined {
+interface StageRead {
+  stage: Stage | undefined;
+  /** The stage's name (given or `stage-<index>`); undefined when the given name is invalid. */
+  name: string | undefined;
+  /** Where to report a problem with the name. */
+  nameAt: unknown;
+}
+
+function readStage(r: NodeReader, item: unknown, path: string, index: number): StageRead {
   const m = r.asMap(item, path, 'a stage map (duration, rate or users, ...)');
-  if (!m) return undefined;
+  if (!m) return { stage: undefined, name: undefined, nameAt: item };
   m.checkKeys(STAGE_KEYS);
   const durationMs = m.duration('duration', { positive: true }, true);
   const hasRate = m.has('rate');
@@ -383,10 +395,12 @@ function readStage(r: NodeReader, item: unknown, path: string, index: number): S
   }
   const badRamp = m.has('ramp') && (rampMs === undefined || (durationMs !== undefined && rampMs > durationMs));
   const badName = m.has('name') && (nameRaw === undefined || !STAGE_NAME.test(nameRaw));
-  if (!kindOk || durationMs === undefined || badRamp || badName || !thinkTimeMs) return undefined;
-  const base = { index, name: nameRaw ?? `stage-${index}`, durationMs, rampMs: rampMs ?? 0 };
-  if (hasRate) return rateRps === undefined ? undefined : { ...base, kind: 'open', rateRps };
-  return users === undefined ? undefined : { ...base, kind: 'closed', users, thinkTimeMs };
+  const name = badName ? undefined : nameRaw ?? `stage-${index}`;
+  const read = { name, nameAt: m.get('name') ?? m.node };
+  if (!kindOk || durationMs === undefined || badRamp || name === undefined || !thinkTimeMs) return { ...read, stage: undefined };
+  const base = { index, name, durationMs, rampMs: rampMs ?? 0 };
+  if (hasRate) return { ...read, stage: rateRps === undefined ? undefined : { ...base, kind: 'open', rateRps } };
+  return { ...read, stage: users === undefined ? undefined : { ...base, kind: 'closed', users, thinkTimeMs } };
 }
 
 function readThinkTime(r: NodeReader, node: Node, path: string): { min: number; max: number } | undefined {
@@ -410,18 +424,16 @@ function readThinkTime(r: NodeReader, node: Node, path: string): { min: number; 
 }
 
 /** Stage names must be unique: thresholds select stages by name. */
-function checkStageNames(r: NodeReader, items: readonly unknown[], stages: readonly Stage[], path: string): void {
+function checkStageNames(r: NodeReader, reads: readonly StageRead[], path: string): void {
   const seen = new Map<string, number>();
-  stages.forEach((s, i) => {
+  reads.forEach((s, i) => {
+    if (s.name === undefined) return;
     const first = seen.get(s.name);
     if (first === undefined) {
       seen.set(s.name, i);
       return;
     }
-    const item = r.deref(items[i]);
-    const m = isMap(item) ? new MapView(r, item, childPath(path, i)) : undefined;
-    const at = m?.get('name') ?? item;
-    r.report('FG_SCENARIO_BAD_VALUE', at, childPath(childPath(path, i), 'name'), `stage name "${s.name}" is already used by stage ${first}`, {
+    r.report('FG_SCENARIO_BAD_VALUE', s.nameAt, childPath(childPath(path, i), 'name'), `stage name "${s.name}" is already used by stage ${first}`, {
       value: s.name,
       allowed: 'a name no other stage has',
     });

@@ -101,8 +101,8 @@ export class NodeReader {
    * scalar with that text would be (number, boolean, null for ''), and readers that want a
    * string still get the text as written: `${PORT}` -> 8080 for a number field, "8080" for a string.
    */
-  setLoose(scalar: Scalar, text: string): void {
-    scalar.value = resolvePlainText(text);
+  setLoose(scalar: Scalar, text: string, value: unknown = resolvePlainText(text)): void {
+    scalar.value = value;
     this.looseText.set(scalar, text);
   }
 
@@ -189,12 +189,13 @@ export class NodeReader {
     }
     const v = n.value;
     const bad = (why: string) => {
-      this.report('FG_SCENARIO_BAD_VALUE', n, path, `${formatNumber(v)} ${why}`, { value: v, allowed });
+      this.report('FG_SCENARIO_BAD_VALUE', n, path, `${formatNumber(v)} ${why}; expected ${allowed}`, { value: v, allowed });
       return undefined;
     };
     if (Number.isNaN(v)) return bad('is not a number');
     if (!Number.isFinite(v) && !(rule.allowInfinity && v === Infinity)) return bad('is not finite');
-    if (rule.integer && Number.isFinite(v) && !Number.isSafeInteger(v)) return bad('is not an integer');
+    if (rule.integer && Number.isFinite(v) && !Number.isInteger(v)) return bad('is not an integer');
+    if (rule.integer && Number.isFinite(v) && !Number.isSafeInteger(v)) return bad('is too large');
     if (rule.min !== undefined && (rule.minExclusive ? !(v > rule.min) : !(v >= rule.min))) return bad('is out of range');
     if (rule.max !== undefined && !(v <= rule.max)) return bad('is out of range');
     return v;
@@ -219,7 +220,8 @@ export class NodeReader {
       const v = n.value;
       const text = typeof v === 'string' ? v : this.looseText.get(n);
       for (const candidate of values) {
-        if (candidate === v || (typeof candidate === 'string' && candidate === text)) return candidate;
+        // A quoted "true" still means true here: quoting does not change the intent of a switch.
+        if (candidate === v || (text !== undefined && String(candidate) === text)) return candidate;
       }
       if (typeof v === 'string' || typeof v === 'boolean' || typeof v === 'number') {
         const hint = typeof v === 'string' ? nearest(v, values.map(String)) : undefined;
@@ -244,12 +246,12 @@ export class NodeReader {
     if (ms === undefined) {
       const why = typeof v === 'number'
         ? `${formatNumber(v)} has no unit; write ${formatNumber(v)}s or ${formatNumber(v)}ms`
-        : `${JSON.stringify(v)} is not a duration`;
+        : `${JSON.stringify(v)} is not a duration (write it like 500ms, 30s, 2m or 1h30m)`;
       this.report('FG_SCENARIO_BAD_DURATION', n, path, why, { value: v, allowed });
       return undefined;
     }
     if (rule.positive && !(ms > 0)) {
-      this.report('FG_SCENARIO_BAD_VALUE', n, path, `${describe(n)} must be greater than 0`, { value: v, allowed });
+      this.report('FG_SCENARIO_BAD_VALUE', n, path, `${describe(n)} must be longer than 0`, { value: v, allowed });
       return undefined;
     }
     return ms;

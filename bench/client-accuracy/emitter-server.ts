@@ -55,8 +55,12 @@ const server = http.createServer({ noDelay: true, keepAliveTimeout: 10_000 }, (r
     let i = 0;
     const step = () => {
       if (res.destroyed) return;
-      times.push(process.hrtime.bigint().toString());
-      res.write(chunk(id, i));
+      // Build the bytes first: the recorded time must be that of the write itself, with no
+      // allocation (and so no GC pause) between the two.
+      const bytes = chunk(id, i);
+      const ns = process.hrtime.bigint();
+      res.write(bytes);
+      times.push(ns.toString());
       i++;
       if (i === chunks) {
         res.end(`data: ${JSON.stringify({ id, choices: [], usage: { prompt_tokens: 50, completion_tokens: chunks, total_tokens: 50 + chunks } })}\n\ndata: [DONE]\n\n`);

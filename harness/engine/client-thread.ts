@@ -14,7 +14,7 @@ port.on('message', (msg: ToThread) => {
   switch (msg.type) {
     case 'init':
       executor = new Executor(msg.init as ExecutorInit, (report) => port.postMessage({ type: 'report', report }));
-      port.postMessage({ type: 'ready' });
+      void executor.warmup().then(() => port.postMessage({ type: 'ready' }));
       return;
     case 'epoch':
       executor!.setEpoch(msg.epochNs);

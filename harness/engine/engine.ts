@@ -110,13 +110,14 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
     load: { warmupMs: scenario.load.warmupMs, cooldownMs: scenario.load.cooldownMs },
     totalMs: plan.totalMs,
     model: scenario.target.model,
+    warmupUrl: scenario.target.url === undefined ? undefined : `${scenario.target.url.replace(/\/$/, '')}/models`,
     idBase: plan.open.length,
     threadIndex: i,
     threadCount: n,
   }));
   const handles: ExecutorHandle[] =
     opts.threads === 0
-      ? [new LocalExecutor(inits[0]!, onReport(0))]
+      ? [await LocalExecutor.start(inits[0]!, onReport(0))]
       : await Promise.all(inits.map((init, i) => ThreadExecutor.start(init, onReport(i))));
   // The epoch is set a little in the future, once the threads are up, so the first sends are not late.
   const epochNs = process.hrtime.bigint() + BigInt(START_DELAY_MS * 1e6);

@@ -38,8 +38,13 @@ type FromThread =
 
 export class LocalExecutor implements ExecutorHandle {
   private readonly ex: Executor;
-  constructor(init: ExecutorInit, onReport: (r: ExecutorReport) => void) {
+  private constructor(init: ExecutorInit, onReport: (r: ExecutorReport) => void) {
     this.ex = new Executor(init, onReport);
+  }
+  static async start(init: ExecutorInit, onReport: (r: ExecutorReport) => void): Promise<LocalExecutor> {
+    const h = new LocalExecutor(init, onReport);
+    await h.ex.warmup();
+    return h;
   }
   setEpoch(epochNs: bigint): void {
     this.ex.setEpoch(epochNs);

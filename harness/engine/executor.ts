@@ -25,6 +25,11 @@ export interface ExecutorInit {
   load: Pick<LoadConfig, 'warmupMs' | 'cooldownMs'>;
   totalMs: number;
   model: string;
+  /**
+   * A cheap GET (the target's /models) made before the run starts, so the first real requests
+   * do not pay for cold code paths and a first connection.
+   */
+  warmupUrl: string | undefined;
   /** Closed-loop request ids: idBase + threadIndex + k * threadCount (unique across threads). */
   idBase: number;
   threadIndex: number;
@@ -80,6 +85,19 @@ export class Executor {
   ) {
     this.dispatcher = createDispatcher({ connectTimeoutMs: init.template.timeouts.connectMs });
     this.flushTimer = setInterval(() => this.flush(), FLUSH_MS);
+  }
+
+  /** Warm the HTTP client and its code paths (errors are ignored: the probe already passed). */
+  async warmup(): Promise<void> {
+    if (!this.init.warmupUrl) return;
+    try {
+      const res = await this.dispatcher.request({ origin: new URL(this.init.warmupUrl).origin, path: new URL(this.init.warmupUrl).pathname, method: 'GET', headers: this.init.template.headers });
+      await res.body.dump();
+    } catch {
+      // nothing to warm
+    }
+    // Serialise one body so the prompt and JSON code is compiled before the first deadline.
+    buildBody(this.init.template, { id: -1, key: 'warmup', stage: 0, phase: 'warmup', intendedMs: 0, promptTokens: 64, outputTokens: 1, model: this.init.model, tenant: undefined, user: undefined });
   }
 
   /** Set t = 0 of the run clock; called once, before anything is scheduled. */

@@ -45,7 +45,7 @@ ${extra}`);
 test('run: exit 0, a run folder with summary.json and requests.jsonl, the table on stdout', async () => {
   const f = writeScenario('ok', 'thresholds: ["error_rate < 1%"]');
   const out = path.join(tmp, 'out-ok');
-  const r = await harness(['run', f, '--target', srv.url, '--out', out, '-q']);
+  const r = await harness(['run', f, '--target', srv.url, '--out', out, '-q', '--allow-saturated']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /PASS\s+error_rate < 1%/);
   const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
@@ -55,7 +55,7 @@ test('run: exit 0, a run folder with summary.json and requests.jsonl, the table 
 
 test('run: default folder is reports/<name>-<UTC time>/ under the working directory', async () => {
   const f = writeScenario('folder');
-  const r = await harness(['run', f, '--target', srv.url, '-q']);
+  const r = await harness(['run', f, '--target', srv.url, '-q', '--allow-saturated']);
   assert.equal(r.code, 0, r.stderr);
   const dirs = fs.readdirSync(path.join(tmp, 'reports'));
   assert.equal(dirs.length, 1);
@@ -64,7 +64,7 @@ test('run: default folder is reports/<name>-<UTC time>/ under the working direct
 
 test('run: a failed threshold exits 1 and says which', async () => {
   const f = writeScenario('threshold', 'thresholds: ["ttft.p95 < 1us", "error_rate < 1%"]');
-  const r = await harness(['run', f, '--target', srv.url, '--out', path.join(tmp, 'out-th'), '-q']);
+  const r = await harness(['run', f, '--target', srv.url, '--out', path.join(tmp, 'out-th'), '-q', '--allow-saturated']);
   assert.equal(r.code, 1);
   assert.match(r.stdout, /FAIL\s+ttft\.p95 < 1us/);
   assert.match(r.stderr, /threshold failed: ttft\.p95 < 1us/);
@@ -115,7 +115,7 @@ test('run: no target url anywhere is a usage error (exit 2)', async () => {
 
 test('run --json prints summary.json; --set overrides a field', async () => {
   const f = writeScenario('json');
-  const r = await harness(['run', f, '--target', srv.url, '--out', path.join(tmp, 'out-json'), '--json', '--set', 'load.stages[0].rate=20']);
+  const r = await harness(['run', f, '--target', srv.url, '--out', path.join(tmp, 'out-json'), '--json', '--allow-saturated', '--set', 'load.stages[0].rate=20']);
   assert.equal(r.code, 0, r.stderr);
   const s = JSON.parse(r.stdout);
   assert.equal(s.schema_version, 1);

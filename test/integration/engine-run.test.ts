@@ -48,7 +48,7 @@ load: {arrival: constant, stages: [{duration: 1s, rate: 40}]}
 slo: {ttft: 10s}
 thresholds: ["error_rate < 1%", "ttft.p95 < 10s"]`);
   const records: RequestRecord[] = [];
-  const out = await runScenario(sc, { threads: 0, outDir: path.join(tmp, 'open'), onRecord: (r) => records.push(r) });
+  const out = await runScenario(sc, { allowSaturated: true, threads: 0, outDir: path.join(tmp, 'open'), onRecord: (r) => records.push(r) });
   assert.equal(out.exitCode, 0, out.reasons.join('; '));
   assert.equal(records.length, 40);
   assert.equal(s.requestCount(), 40);
@@ -88,7 +88,7 @@ test('every awkward server gives its error code and count, and the run goes on',
 target: {url: "${s.url}", model: m, timeouts: {ttft: 400ms, total: 5s}}
 workload: {prompt_tokens: 10, output_tokens: 4}
 load: {arrival: constant, max_in_flight: 1, stages: [{duration: 1s, rate: 24}]}`, path.join(tmp, 'awkward.yaml'));
-  const out = await runScenario(sc, { threads: 0, outDir: path.join(tmp, 'awkward') });
+  const out = await runScenario(sc, { allowSaturated: true, threads: 0, outDir: path.join(tmp, 'awkward') });
   const sum = out.summary;
   assert.equal(sum.requests.total, 24);
   assert.equal(sum.requests.ok, 3);
@@ -106,7 +106,7 @@ test('closed loop: never more requests in flight than users, each user one at a 
   const sc = scenario(s.url, `workload: {prompt_tokens: 10, output_tokens: 5}
 load: {stages: [{duration: 1s, users: 4, think_time: {min: 1ms, max: 5ms}}]}`);
   const records: RequestRecord[] = [];
-  const out = await runScenario(sc, { threads: 0, outDir: path.join(tmp, 'closed'), onRecord: (r) => records.push(r) });
+  const out = await runScenario(sc, { allowSaturated: true, threads: 0, outDir: path.join(tmp, 'closed'), onRecord: (r) => records.push(r) });
   assert.equal(out.summary.requests.failed, 0);
   assert.ok(records.length > 8, `users kept sending (${records.length})`);
   assert.ok(maxOverlap(records) <= 4);
@@ -123,13 +123,13 @@ test('max_in_flight: wait keeps every request and the cap; drop drops the excess
   const body = (policy: string) => `workload: {prompt_tokens: 10, output_tokens: 4}
 load: {arrival: constant, max_in_flight: 2, on_max_in_flight: ${policy}, stages: [{duration: 500ms, rate: 40}]}`;
   const waited: RequestRecord[] = [];
-  const w = await runScenario(scenario(s.url, body('wait'), 'cap-wait'), { threads: 0, outDir: path.join(tmp, 'wait'), onRecord: (r) => waited.push(r) });
+  const w = await runScenario(scenario(s.url, body('wait'), 'cap-wait'), { allowSaturated: true, threads: 0, outDir: path.join(tmp, 'wait'), onRecord: (r) => waited.push(r) });
   assert.equal(w.summary.requests.ok, 20);
   assert.equal(w.summary.requests.dropped, 0);
   assert.ok(maxOverlap(waited) <= 2);
   assert.ok(waited.some((r) => r.capWaitMs > 0), 'some requests waited for a slot');
   const dropped: RequestRecord[] = [];
-  const d = await runScenario(scenario(s.url, body('drop'), 'cap-drop'), { threads: 0, outDir: path.join(tmp, 'drop'), onRecord: (r) => dropped.push(r) });
+  const d = await runScenario(scenario(s.url, body('drop'), 'cap-drop'), { allowSaturated: true, threads: 0, outDir: path.join(tmp, 'drop'), onRecord: (r) => dropped.push(r) });
   assert.ok(d.summary.requests.dropped > 0);
   assert.equal(d.summary.requests.ok + d.summary.requests.dropped, 20);
   assert.equal(d.summary.requests.total, 20);
@@ -162,7 +162,7 @@ test('drain deadline: requests still in flight after the drain period are aborte
   const s = await server({ defaultScript: { kind: 'silent' } });
   const sc = scenario(s.url, `workload: {prompt_tokens: 10, output_tokens: 10}
 load: {arrival: constant, drain: 100ms, stages: [{duration: 200ms, rate: 10}]}`, 'drain');
-  const out = await runScenario(sc, { threads: 0, outDir: path.join(tmp, 'drain') });
+  const out = await runScenario(sc, { allowSaturated: true, threads: 0, outDir: path.join(tmp, 'drain') });
   assert.equal(out.summary.requests.failed, 2);
   assert.deepEqual(out.summary.errors, { aborted: 2 });
   assert.equal(out.summary.client.aborted_at_end, 2);
@@ -172,7 +172,7 @@ test('client threads: a run on worker threads gives the same counts as on the ma
   const s = await server({ defaultScript: { kind: 'stream', ttftMs: 2, gapMs: 1, chunks: 3 } });
   const sc = scenario(s.url, `workload: {prompt_tokens: 10, output_tokens: 3}
 load: {arrival: poisson, stages: [{duration: 1s, rate: 30}, {duration: 500ms, users: 2}]}`, 'threads');
-  const out = await runScenario(sc, { threads: 2, outDir: path.join(tmp, 'threads') });
+  const out = await runScenario(sc, { allowSaturated: true, threads: 2, outDir: path.join(tmp, 'threads') });
   const planned = (await import('../../harness/workload/plan.ts')).buildPlan(sc).open.length;
   assert.equal(out.summary.stages[0]!.requests.ok, planned);
   assert.ok(out.summary.stages[1]!.requests.ok > 0);

@@ -52,6 +52,16 @@ const PLAIN: Record<string, readonly string[]> = {
   'requests.dropped': ['requests', 'dropped'],
 };
 
+/** Metrics that are fractions of 1, and so may be written in %. */
+const FRACTIONS = new Set(['error_rate', 'goodput.fraction']);
+
+function isMetric(parts: readonly string[]): boolean {
+  if (parts.length === 2 && (STATS as readonly string[]).includes(parts[1]!)) {
+    return parts[0] === 'send_lag' || (LATENCIES as readonly string[]).includes(parts[0]!);
+  }
+  return PLAIN[parts.join('.')] !== undefined;
+}
+
 /** Every metric name a threshold accepts (for "allowed" lists and suggestions). */
 export const THRESHOLD_METRICS: readonly string[] = [
   ...LATENCIES.flatMap((m) => STATS.map((s) => `${m}.${s}`)),
@@ -59,7 +69,9 @@ export const THRESHOLD_METRICS: readonly string[] = [
   ...Object.keys(PLAIN),
 ];
 
-const EXPR = /^\s*([A-Za-z0-9_.\-]+)\s*(<=|>=|==|!=|<|>)\s*(-?[0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*(us|ms|s|m|%)?\s*$/i;
+// The name part takes any non-space text before the operator, so that scope names such as
+// `llama-3.1-8b` or `meta-llama/Llama-3.1-8B` can stand in it.
+const EXPR = /^\s*([^\s<>=!]+)\s*(<=|>=|==|!=|<|>)\s*(-?[0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*(us|ms|s|m|%)?\s*$/i;
 
 export type ParsedThreshold = { ok: true; threshold: Threshold } | { ok: false; message: string; allowed: string };
 
@@ -77,12 +89,25 @@ export function parseThreshold(expr: string): ParsedThreshold {
   const unit = unitRaw?.toLowerCase();
   let rest = name.split('.');
   let scope: Threshold['scope'] = { kind: 'run' };
-  if (rest[0] === 'by_tenant' || rest[0] === 'by_model' || rest[0] === 'stages') {
-    if (rest.length < 3) {
-      return { ok: false, message: `threshold "${expr}": ${rest[0]} needs a name and a metric, e.g. ${rest[0]}.NAME.ttft.p95`, allowed: THRESHOLD_METRICS.join(', ') };
+  const head = rest[0];
+  if (head === 'by_tenant' || head === 'by_model' || head === 'stages') {
+    // The scope's name may itself hold dots: the metric is the longest known tail.
+    const tail = rest.slice(1);
+    let split = -1;
+    for (let i = 1; i < tail.length; i++) {
+      if (isMetric(tail.slice(i))) {
+        split = i;
+        break;
+      }
     }
-    scope = { kind: rest[0], key: rest[1]! };
-    rest = rest.slice(2);
+    if (split < 0) {
+      if (tail.length < 2) {
+        return { ok: false, message: `threshold "${expr}": ${head} needs a name and a metric, e.g. ${head}.NAME.ttft.p95`, allowed: THRESHOLD_METRICS.join(', ') };
+      }
+      split = tail.length - (tail.length >= 3 ? 2 : 1);
+    }
+    scope = { kind: head, key: tail.slice(0, split).join('.') };
+    rest = tail.slice(split);
   }
   const metric = rest.join('.');
   let path: string[];
@@ -109,10 +134,10 @@ export function parseThreshold(expr: string): ParsedThreshold {
     if (unit === 'us') limit /= 1000;
     else if (unit === 's') limit *= 1000;
     else if (unit === 'm') limit *= 60_000;
-  } else if (unit === '%') {
+  } else if (unit === '%' && FRACTIONS.has(metric)) {
     limit /= 100;
   } else if (unit !== undefined) {
-    return { ok: false, message: `threshold "${expr}": "${metric}" is not a duration; "${unit}" does not apply`, allowed: metric === 'error_rate' || metric === 'goodput.fraction' ? '% or a plain fraction' : 'a plain number' };
+    return { ok: false, message: `threshold "${expr}": "${metric}" takes ${FRACTIONS.has(metric) ? '% or a plain fraction' : 'a plain number'}; "${unit}" does not apply`, allowed: FRACTIONS.has(metric) ? '% or a plain fraction' : 'a plain number' };
   }
   return { ok: true, threshold: { expr, scope, path, op, limit } };
 }

@@ -1,9 +1,12 @@
 /**
  * Per-second time series of a run, on the run's clock (second i covers [i, i+1) s):
- * sends are counted in the second they were sent, completions (ok, failed, tokens, latencies)
- * in the second they ended, in-flight is the highest count seen in the second. Latency
- * quantiles per second come from small HDR histograms (2 significant digits) that are reduced
- * to numbers once their second is two seconds old, so memory stays flat on long soaks.
+ * sends (and their worst schedule lag) are counted in the second they were sent, completions
+ * (ok, failed, tokens, latencies) in the second they ended, in-flight is the highest count seen
+ * in the second. Latency quantiles per second come from small HDR histograms (2 significant
+ * digits) that are reduced to numbers once their second is two seconds old, so memory stays
+ * flat on long soaks. Records reach the aggregator when they end, so only end-second figures
+ * can use histograms; a send second can be long past when its request ends, so send lag is
+ * kept as a per-second maximum, which can be raised at any time.
  */
 import { LatencyHistogram } from './latency-histogram.ts';
 import type { RequestRecord } from './request-record.ts';
@@ -23,19 +26,21 @@ export interface SeriesPoint {
   itl_p50: number | null;
   itl_p95: number | null;
   e2e_p50: number | null;
-  send_lag_p99: number | null;
+  /** Worst schedule lag of the requests sent in this second (ms). */
+  send_lag_max: number | null;
 }
 
 interface Live {
   ttft: LatencyHistogram;
   itl: LatencyHistogram;
   e2e: LatencyHistogram;
-  lag: LatencyHistogram;
 }
 
 export class TimeSeries {
   private readonly points: SeriesPoint[] = [];
   private readonly live = new Map<number, Live>();
+  /** Seconds reduced to quantiles: data ending in them later is too late to change them. */
+  private finalizedBelow = 0;
   private newest = 0;
 
   /** `targets[i]`: planned arrivals in second i (null where the load is closed-loop). */
@@ -46,16 +51,17 @@ export class TimeSeries {
       const t = this.points.length;
       this.points.push({
         t, target: this.targets[t] ?? null, sent: 0, ok: 0, failed: 0, dropped: 0, in_flight: 0, output_tokens: 0,
-        ttft_p50: null, ttft_p95: null, itl_p50: null, itl_p95: null, e2e_p50: null, send_lag_p99: null,
+        ttft_p50: null, ttft_p95: null, itl_p50: null, itl_p95: null, e2e_p50: null, send_lag_max: null,
       });
     }
     return this.points[i]!;
   }
 
-  private liveOf(i: number): Live {
+  private liveOf(i: number): Live | undefined {
+    if (i < this.finalizedBelow) return undefined;
     let l = this.live.get(i);
     if (!l) {
-      l = { ttft: new LatencyHistogram(2), itl: new LatencyHistogram(2), e2e: new LatencyHistogram(2), lag: new LatencyHistogram(2) };
+      l = { ttft: new LatencyHistogram(2), itl: new LatencyHistogram(2), e2e: new LatencyHistogram(2) };
       this.live.set(i, l);
     }
     return l;
@@ -64,16 +70,19 @@ export class TimeSeries {
   add(r: RequestRecord): void {
     const sentS = Math.max(0, Math.floor(r.sentMs / 1000));
     const endS = Math.max(0, Math.floor(r.endMs / 1000));
-    this.point(sentS).sent++;
-    this.liveOf(sentS).lag.record(r.scheduleLagMs);
+    const sent = this.point(sentS);
+    sent.sent++;
+    if (sent.send_lag_max === null || r.scheduleLagMs > sent.send_lag_max) sent.send_lag_max = r.scheduleLagMs;
     const p = this.point(endS);
     if (r.ok) {
       p.ok++;
       p.output_tokens += r.outputTokens;
       const l = this.liveOf(endS);
-      if (r.ttftMs !== undefined) l.ttft.record(r.ttftMs);
-      if (r.e2eMs !== undefined) l.e2e.record(r.e2eMs);
-      for (const v of r.itlMs) l.itl.record(v);
+      if (l) {
+        if (r.ttftMs !== undefined) l.ttft.record(r.ttftMs);
+        if (r.e2eMs !== undefined) l.e2e.record(r.e2eMs);
+        for (const v of r.itlMs) l.itl.record(v);
+      }
     } else {
       p.failed++;
     }
@@ -95,7 +104,8 @@ export class TimeSeries {
   private advance(i: number): void {
     if (i <= this.newest) return;
     this.newest = i;
-    for (const [s, l] of this.live) if (s < i - 2) this.finalize(s, l);
+    this.finalizedBelow = Math.max(this.finalizedBelow, i - 2);
+    for (const [s, l] of this.live) if (s < this.finalizedBelow) this.finalize(s, l);
   }
 
   private finalize(s: number, l: Live): void {
@@ -105,7 +115,6 @@ export class TimeSeries {
     p.itl_p50 = l.itl.percentile(50);
     p.itl_p95 = l.itl.percentile(95);
     p.e2e_p50 = l.e2e.percentile(50);
-    p.send_lag_p99 = l.lag.percentile(99);
     this.live.delete(s);
   }
 

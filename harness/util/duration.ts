@@ -26,9 +26,13 @@ export function parseDuration(text: unknown): number | undefined {
 
 /** Short human form: 850ms, 1.25s, 2m30s. */
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms * 100) / 100}ms`;
-  if (ms < 60_000) return `${Math.round(ms / 10) / 100}s`;
-  const m = Math.floor(ms / 60_000);
-  const s = Math.round((ms - m * 60_000) / 1000);
+  // Round first, then pick the unit, so that rounding carries (59.999 s is 1m, not 60s).
+  const msR = Math.round(ms * 100) / 100;
+  if (msR < 1000) return `${msR}ms`;
+  const sR = Math.round(ms / 10) / 100;
+  if (sR < 60) return `${sR}s`;
+  const totalS = Math.round(ms / 1000);
+  const m = Math.floor(totalS / 60);
+  const s = totalS - m * 60;
   return s ? `${m}m${s}s` : `${m}m`;
 }

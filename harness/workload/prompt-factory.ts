@@ -6,7 +6,7 @@
  * (prompt-calibration.ts):  tokens = overheadTokens + tokensPerWord * words.
  * Prompt text lives only in memory, for the time it takes to send it.
  */
-import { PROMPT_WORDS } from './prompt-words.ts';
+import { PROMPT_FIRST_WORDS, PROMPT_WORDS } from './prompt-words.ts';
 import { Rng } from './rng.ts';
 
 export interface PromptShape {
@@ -25,7 +25,10 @@ export function wordsFor(tokens: number, shape: PromptShape): number {
 export function promptText(seed: number, key: string, words: number): string {
   const rng = new Rng(seed).fork(`prompt-${key}`);
   const n = PROMPT_WORDS.length;
+  if (words <= 0) return '';
   const parts = new Array<string>(words);
-  for (let i = 0; i < words; i++) parts[i] = PROMPT_WORDS[Math.floor(rng.next() * n)]!;
+  // The first word has no space before it: it comes from the words that stay one token so.
+  parts[0] = PROMPT_FIRST_WORDS[Math.floor(rng.next() * PROMPT_FIRST_WORDS.length)]!;
+  for (let i = 1; i < words; i++) parts[i] = PROMPT_WORDS[Math.floor(rng.next() * n)]!;
   return parts.join(' ');
 }

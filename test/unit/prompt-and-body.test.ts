@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import llama3Tokenizer from 'llama3-tokenizer-js';
 import { promptText, wordsFor } from '../../harness/workload/prompt-factory.ts';
-import { PROMPT_WORDS } from '../../harness/workload/prompt-words.ts';
+import { PROMPT_FIRST_WORDS, PROMPT_WORDS } from '../../harness/workload/prompt-words.ts';
 import { buildBody, endpointUrl, type RequestTemplate } from '../../harness/engine/request-template.ts';
 import type { PlannedRequest } from '../../harness/workload/plan.ts';
 
@@ -84,6 +84,16 @@ describe('prompts and the shipped Llama-3 tokenizer', () => {
         const first = words(text)[0]!;
         assert.equal(tokens(text) - tokens(first), n - 1, `seed ${seed}, ${n} words`);
       }
+    }
+  });
+
+  test('every first word is one token without a space before it', () => {
+    for (const w of PROMPT_FIRST_WORDS) assert.equal(tokens(w), 1, `"${w}"`);
+  });
+
+  test('a prompt of N words is N tokens, whatever its first word (200 keys)', () => {
+    for (let k = 0; k < 200; k++) {
+      for (const n of [1, 3, 17]) assert.equal(tokens(promptText(k, `k${k}`, n)), n, `k${k}, ${n} words`);
     }
   });
 

@@ -317,3 +317,37 @@ describe('evaluateThresholds', () => {
     assert.deepEqual(evaluate(...exprs).map((x) => x.expr), exprs);
   });
 });
+
+describe('parseThreshold: scope names with dots and slashes', () => {
+  test('a model name with dots is the scope key; the metric is the known tail', () => {
+    const p = parseThreshold('by_model.llama-3.1-8b.ttft.p95 < 1s');
+    assert.ok(p.ok);
+    assert.deepEqual(p.threshold.scope, { kind: 'by_model', key: 'llama-3.1-8b' });
+    assert.deepEqual(p.threshold.path, ['latency_ms', 'ttft', 'p95']);
+    assert.equal(p.threshold.limit, 1000);
+  });
+
+  test('a model name with a slash and dots, before a two-part metric', () => {
+    const p = parseThreshold('by_model.meta-llama/Llama-3.1-8B-Instruct.goodput.fraction > 90%');
+    assert.ok(p.ok);
+    assert.deepEqual(p.threshold.scope, { kind: 'by_model', key: 'meta-llama/Llama-3.1-8B-Instruct' });
+    assert.deepEqual(p.threshold.path, ['goodput', 'fraction']);
+    assert.equal(p.threshold.limit, 0.9);
+  });
+
+  test('evaluates against a by_model block whose key has dots', () => {
+    const p = parseThreshold('by_model.llama-3.1-8b.error_rate < 1%');
+    assert.ok(p.ok);
+    const [r] = evaluateThresholds([p.threshold], { by_model: { 'llama-3.1-8b': { error_rate: 0.02 } } });
+    assert.deepEqual([r!.value, r!.pass], [0.02, false]);
+  });
+});
+
+describe('parseThreshold: % only on fractions', () => {
+  for (const e of ['requests.total < 5%', 'throughput.requests_per_s > 50%', 'goodput.requests_per_s > 1%', 'requests.failed <= 1%']) {
+    test(`refused: ${e}`, () => {
+      const p = parseThreshold(e);
+      assert.equal(p.ok, false);
+    });
+  }
+});

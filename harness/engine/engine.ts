@@ -66,6 +66,10 @@ export interface EngineResult {
   /** Requests aborted because the drain period ran out (or after Ctrl-C's grace period). */
   abortedAtEnd: number;
   threads: number;
+  /** Busiest client thread's event-loop utilisation over the run (0..1). */
+  eventLoopUtilization: number;
+  /** CPU time of the whole harness process over the run, in % of one core. */
+  cpuPercent: number;
 }
 
 const LOOKAHEAD_MS = 1000;
@@ -89,6 +93,7 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
   const agg = new Aggregator(scenario.load.stages.length, scenario.slo, plan.targetsPerSecond);
   const n = Math.max(1, opts.threads);
   let inFlight = new Array<number>(n).fill(0);
+  const elu = new Array<number>(n).fill(0);
   let peakSinceTick = 0;
   const onReport = (i: number) => (rep: ExecutorReport) => {
     for (const r of rep.records) {
@@ -97,6 +102,7 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
     }
     for (const d of rep.drops) agg.addDrop(d.stage, d.phase, d.intendedMs, d.model, d.tenant);
     inFlight[i] = rep.inFlight;
+    elu[i] = rep.eventLoopUtilization;
     const total = inFlight.reduce((a, b) => a + b, 0) - rep.inFlight + rep.peakInFlight;
     if (total > peakSinceTick) peakSinceTick = total;
   };
@@ -123,6 +129,7 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
   const epochNs = process.hrtime.bigint() + BigInt(START_DELAY_MS * 1e6);
   for (const h of handles) h.setEpoch(epochNs);
   const nowMs = () => Number(process.hrtime.bigint() - epochNs) / 1e6;
+  const cpu0 = process.cpuUsage();
   const startedAt = new Date(Date.now() + Math.max(0, -nowMs()));
 
   let interrupted = false;
@@ -240,7 +247,19 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
     }
     const wallMs = Math.max(nowMs(), 0);
     progress();
-    return { aggregator: agg, startedAt, epochNs, wallMs, interrupted, stoppedAtMs, abortedAtEnd, threads: opts.threads };
+    const cpu = process.cpuUsage(cpu0);
+    return {
+      aggregator: agg,
+      startedAt,
+      epochNs,
+      wallMs,
+      interrupted,
+      stoppedAtMs,
+      abortedAtEnd,
+      threads: opts.threads,
+      eventLoopUtilization: Math.max(...elu),
+      cpuPercent: wallMs > 0 ? ((cpu.user + cpu.system) / 1000 / wallMs) * 100 : 0,
+    };
   } finally {
     clearInterval(dispatcher);
     clearInterval(ticker);

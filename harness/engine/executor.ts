@@ -7,6 +7,7 @@
  * only millisecond-grained. Closed-loop users send their next request when the last one ends,
  * after their think time. The executor never prints and never throws for a failed request.
  */
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { sendRequest } from '../client/send-request.ts';
 import { createDispatcher } from '../client/dispatcher.ts';
@@ -50,6 +51,11 @@ export interface ExecutorReport {
   inFlight: number;
   /** Highest in-flight count since the previous report. */
   peakInFlight: number;
+  /**
+   * Share of the time since the epoch this thread's event loop was busy (0..1). Near 1, the
+   * thread cannot react to a chunk or a deadline on time: its measurements lose precision.
+   */
+  eventLoopUtilization: number;
   idle: boolean;
 }
 
@@ -78,6 +84,7 @@ export class Executor {
   private readonly sleepers = new Set<() => void>();
   /** Run epoch, process.hrtime.bigint() (one clock for every thread of the process). */
   private epochNs = 0n;
+  private elu0: EventLoopUtilization | undefined;
 
   constructor(
     private readonly init: ExecutorInit,
@@ -103,6 +110,7 @@ export class Executor {
   /** Set t = 0 of the run clock; called once, before anything is scheduled. */
   setEpoch(epochNs: bigint): void {
     this.epochNs = epochNs;
+    this.elu0 = performance.eventLoopUtilization();
   }
 
   /** Milliseconds on the run clock. */
@@ -334,7 +342,14 @@ export class Executor {
   }
 
   private flush(): void {
-    const report: ExecutorReport = { records: this.records, drops: this.drops, inFlight: this.inFlight, peakInFlight: this.peak, idle: this.isIdle() };
+    const report: ExecutorReport = {
+      records: this.records,
+      drops: this.drops,
+      inFlight: this.inFlight,
+      peakInFlight: this.peak,
+      idle: this.isIdle(),
+      eventLoopUtilization: this.elu0 ? performance.eventLoopUtilization(this.elu0).utilization : 0,
+    };
     this.records = [];
     this.drops = [];
     this.peak = this.inFlight;

@@ -13,6 +13,9 @@ import type { ThresholdResult } from '../gate/threshold.ts';
 
 export const SCHEMA_VERSION = 1;
 
+/** A client thread whose event loop is busier than this share of the run is saturated. */
+export const SATURATED_ELU = 0.9;
+
 export interface StageSummary extends BlockSummary {
   index: number;
   name: string;
@@ -43,6 +46,10 @@ export interface Summary extends BlockSummary {
     saturation_lag_p99_ms: number;
     threads: number;
     aborted_at_end: number;
+    /** Busiest client thread's event-loop utilisation (0..1); near 1 the client is the bottleneck. */
+    event_loop_utilization: number;
+    /** CPU of the harness process over the run, % of one core. */
+    cpu_percent: number;
   };
   slo: { ttft_ms: number | null; tpot_ms: number | null; itl_ms: number | null; e2e_ms: number | null };
   /** Server-side samples (scraped metrics); empty when nothing was sampled. */
@@ -69,6 +76,8 @@ export interface SummaryInput {
   stoppedAtMs: number | undefined;
   abortedAtEnd: number;
   threads: number;
+  eventLoopUtilization: number;
+  cpuPercent: number;
   version: string;
 }
 
@@ -129,10 +138,14 @@ export function buildSummary(i: SummaryInput): Summary {
     ...run,
     client: {
       ...run.client,
-      saturated: lag.p99 !== null && lag.p99 > bound,
+      // Saturated: the client sent late (lag p99 over the bound), or a client thread's event
+      // loop was busy nearly all the time, so chunks and deadlines waited for it.
+      saturated: (lag.p99 !== null && lag.p99 > bound) || i.eventLoopUtilization > SATURATED_ELU,
       saturation_lag_p99_ms: bound,
       threads: i.threads,
       aborted_at_end: i.abortedAtEnd,
+      event_loop_utilization: i.eventLoopUtilization,
+      cpu_percent: i.cpuPercent,
     },
     slo: {
       ttft_ms: scenario.slo.ttftMs ?? null,

@@ -3,6 +3,7 @@
  */
 import type { Summary } from '../metrics/summary.ts';
 import type { LatencyStats } from '../metrics/latency-histogram.ts';
+import { formatDuration } from '../util/duration.ts';
 
 const LAT_ROWS: Array<[string, keyof Summary['latency_ms']]> = [
   ['TTFT', 'ttft'],
@@ -45,17 +46,17 @@ export function renderSummary(s: Summary, runDir: string | undefined): string {
   const L: string[] = [];
   L.push('');
   L.push(`  ${s.scenario.name}  ->  ${s.target.url}  (${s.target.model}, ${s.target.endpoint}${s.target.stream ? ', streaming' : ''})${s.complete ? '' : '  [INCOMPLETE: interrupted]'}`);
-  L.push(`  duration ${fmtNum(s.duration_s, 1)}s   prompts: ${s.prompts.tokenizer}${s.prompts.exact ? ' (exact)' : ''}`);
+  L.push(`  duration ${fmtNum(s.duration_s, 1)}s   prompts: ${s.prompts.tokenizer}${s.prompts.exact ? ' (exact)' : ''}   client: ${s.client.threads} thread${s.client.threads === 1 ? '' : 's'}, busiest ${(s.client.event_loop_utilization * 100).toFixed(0)}% busy, CPU ${fmtNum(s.client.cpu_percent, 0)}%`);
   L.push('');
   const r = s.requests;
   L.push(`  requests    ${fmtNum(r.total, 0)} total   ${fmtNum(r.ok, 0)} ok   ${fmtNum(r.failed, 0)} failed   ${fmtNum(r.dropped, 0)} dropped   error rate ${fmtPct(s.error_rate)}` +
     (s.measurement.excluded.warmup + s.measurement.excluded.cooldown > 0 ? `   (${s.measurement.excluded.warmup} warmup, ${s.measurement.excluded.cooldown} cooldown not counted)` : ''));
   L.push(`  throughput  ${fmtNum(s.throughput.requests_per_s, 2)} req/s   ${fmtNum(s.throughput.output_tokens_per_s, 0)} output tok/s   ${fmtNum(s.throughput.total_tokens_per_s, 0)} total tok/s`);
   const slo = [
-    s.slo.ttft_ms !== null ? `TTFT <= ${fmtMs(s.slo.ttft_ms)}ms` : '',
-    s.slo.tpot_ms !== null ? `TPOT <= ${fmtMs(s.slo.tpot_ms)}ms` : '',
-    s.slo.itl_ms !== null ? `ITL <= ${fmtMs(s.slo.itl_ms)}ms` : '',
-    s.slo.e2e_ms !== null ? `E2E <= ${fmtMs(s.slo.e2e_ms)}ms` : '',
+    s.slo.ttft_ms !== null ? `TTFT <= ${formatDuration(s.slo.ttft_ms)}` : '',
+    s.slo.tpot_ms !== null ? `TPOT <= ${formatDuration(s.slo.tpot_ms)}` : '',
+    s.slo.itl_ms !== null ? `ITL <= ${formatDuration(s.slo.itl_ms)}` : '',
+    s.slo.e2e_ms !== null ? `E2E <= ${formatDuration(s.slo.e2e_ms)}` : '',
   ].filter(Boolean);
   L.push(`  goodput     ${fmtNum(s.goodput.requests_per_s, 2)} req/s   ${fmtPct(s.goodput.fraction)} of requests met ${slo.length ? slo.join(', ') : 'no SLO set (all successful requests count)'}`);
   L.push('');
@@ -87,8 +88,9 @@ export function renderSummary(s: Summary, runDir: string | undefined): string {
   }
   if (s.client.saturated) {
     L.push('');
-    L.push(`  CLIENT SATURATED: send lag p99 ${fmtMs(s.client.send_lag_ms.p99)}ms is above ${fmtMs(s.client.saturation_lag_p99_ms)}ms. The harness could not send on schedule,`);
-    L.push(`  so these figures describe the client, not the target. Use more client threads (client.threads), a lower rate, or --shard across machines.`);
+    L.push(`  CLIENT SATURATED: send lag p99 ${fmtMs(s.client.send_lag_ms.p99)}ms (bound ${fmtMs(s.client.saturation_lag_p99_ms)}ms), busiest client thread ${(s.client.event_loop_utilization * 100).toFixed(0)}% busy.`);
+    L.push(`  The harness could not keep to its schedule, so these figures describe the client, not the target.`);
+    L.push(`  Use more client threads (client.threads), a lower rate, or split the load across machines.`);
   }
   if (runDir) {
     L.push('');

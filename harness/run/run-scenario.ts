@@ -11,7 +11,7 @@ import { calibratePrompts } from '../workload/prompt-calibration.ts';
 import { probeTarget, authHeaders } from '../client/target-probe.ts';
 import { runEngine, autoThreads, type ProgressSnapshot } from '../engine/engine.ts';
 import { endpointUrl, type RequestTemplate } from '../engine/request-template.ts';
-import { buildSummary, type Summary } from '../metrics/summary.ts';
+import { buildSummary, SATURATED_ELU, type Summary } from '../metrics/summary.ts';
 import { evaluateThresholds, parseThreshold, type Threshold } from '../gate/threshold.ts';
 import { RunFolder, defaultRunDir } from '../report/run-folder.ts';
 import { ExitCode, UsageError } from '../errors.ts';
@@ -130,6 +130,8 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     stoppedAtMs: result.stoppedAtMs,
     abortedAtEnd: result.abortedAtEnd,
     threads: result.threads,
+    eventLoopUtilization: result.eventLoopUtilization,
+    cpuPercent: result.cpuPercent,
     version: harnessVersion(),
   });
   summary.thresholds = evaluateThresholds(thresholds, summary);
@@ -144,7 +146,10 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   }
   if (summary.client.saturated && !opts.allowSaturated) {
     exitCode = ExitCode.RUN_FAILED;
-    reasons.push(`client saturated: send lag p99 ${summary.client.send_lag_ms.p99?.toFixed(2)} ms > ${summary.client.saturation_lag_p99_ms} ms`);
+    reasons.push(
+      `client saturated: send lag p99 ${summary.client.send_lag_ms.p99?.toFixed(2)} ms (bound ${summary.client.saturation_lag_p99_ms} ms), ` +
+        `busiest client thread ${(summary.client.event_loop_utilization * 100).toFixed(0)}% busy (bound ${SATURATED_ELU * 100}%)`,
+    );
   }
   if (summary.interrupted) {
     exitCode = ExitCode.RUN_FAILED;

@@ -8,64 +8,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LATENCY_METRICS, meetsSlo, StatsBlock } from '../../harness/metrics/stats-block.ts';
 import type { RequestRecord } from '../../harness/metrics/request-record.ts';
+import { failedRecord, record } from '../fixtures/records.ts';
 import type { SloConfig } from '../../harness/scenario/scenario-types.ts';
 
-let nextId = 0;
-
-/** A successful 4-token streamed request unless overridden. Times in ms on the run clock. */
-function rec(o: Partial<RequestRecord> = {}): RequestRecord {
-  return {
-    id: nextId++,
-    stage: 0,
-    phase: 'measure',
-    model: 'm',
-    tenant: undefined,
-    user: undefined,
-    intendedMs: 1000,
-    sentMs: 1000,
-    scheduleLagMs: 0,
-    capWaitMs: 0,
-    endMs: 1400,
-    headersMs: 50,
-    ttftMs: 100,
-    e2eMs: 400,
-    itlMs: [100, 100, 100],
-    chunkGapsMs: [100, 100, 100],
-    tpotMs: 100,
-    queueMs: undefined,
-    plannedPromptTokens: 50,
-    promptTokens: 50,
-    plannedOutputTokens: 4,
-    outputTokens: 4,
-    tokenSource: 'usage',
-    chunks: 4,
-    ok: true,
-    status: 200,
-    error: undefined,
-    retryAfterMs: undefined,
-    requestId: undefined,
-    servedBy: undefined,
-    servedModel: undefined,
-    ...o,
-  };
-}
-
-function failed(code: string, status: number | undefined, o: Partial<RequestRecord> = {}): RequestRecord {
-  return rec({
-    ok: false,
-    status,
-    error: { code, message: 'x' },
-    ttftMs: undefined,
-    e2eMs: undefined,
-    itlMs: [],
-    chunkGapsMs: [],
-    tpotMs: undefined,
-    outputTokens: 0,
-    promptTokens: undefined,
-    chunks: 0,
-    ...o,
-  });
-}
+const rec = record;
+const failed = failedRecord;
 
 function blockOf(records: readonly RequestRecord[], slo: SloConfig = {}, drops = 0): StatsBlock {
   const b = new StatsBlock();

@@ -8,45 +8,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TimeSeries, type SeriesPoint } from '../../harness/metrics/time-series.ts';
 import type { RequestRecord } from '../../harness/metrics/request-record.ts';
+import { record } from '../fixtures/records.ts';
 
-let nextId = 0;
-
-/** A successful 3-token request unless overridden. Times in ms on the run clock. */
+/** A successful 3-token request sent at 0 and ended at 300 ms unless overridden. */
 function rec(o: Partial<RequestRecord> = {}): RequestRecord {
-  return {
-    id: nextId++,
-    stage: 0,
-    phase: 'measure',
-    model: 'm',
-    tenant: undefined,
-    user: undefined,
-    intendedMs: 0,
-    sentMs: 0,
-    scheduleLagMs: 0,
-    capWaitMs: 0,
-    endMs: 300,
-    headersMs: 10,
-    ttftMs: 100,
-    e2eMs: 300,
-    itlMs: [100, 100],
-    chunkGapsMs: [100, 100],
-    tpotMs: 100,
-    queueMs: undefined,
-    plannedPromptTokens: 10,
-    promptTokens: 10,
-    plannedOutputTokens: 3,
-    outputTokens: 3,
-    tokenSource: 'usage',
-    chunks: 3,
-    ok: true,
-    status: 200,
-    error: undefined,
-    retryAfterMs: undefined,
-    requestId: undefined,
-    servedBy: undefined,
-    servedModel: undefined,
-    ...o,
-  };
+  return record({ intendedMs: 0, sentMs: 0, endMs: 300, headersMs: 10, ttftMs: 100, e2eMs: 300, itlMs: [100, 100], chunkGapsMs: [100, 100], plannedPromptTokens: 10, promptTokens: 10, plannedOutputTokens: 3, outputTokens: 3, chunks: 3, ...o });
 }
 
 function failed(o: Partial<RequestRecord> = {}): RequestRecord {

@@ -17,7 +17,8 @@ import type { ExecutorInit, ExecutorReport } from './executor.ts';
 import type { RequestTemplate } from './request-template.ts';
 import type { Plan, PlannedRequest } from '../workload/plan.ts';
 import type { RequestRecord } from '../metrics/request-record.ts';
-import type { Scenario } from '../scenario/scenario-types.ts';
+import type { LengthDist, Scenario } from '../scenario/scenario-types.ts';
+import { clampedLognormalMean } from '../workload/lognormal-fit.ts';
 
 export interface ProgressSnapshot {
   elapsedMs: number;
@@ -76,16 +77,40 @@ const LOOKAHEAD_MS = 1000;
 const DISPATCH_EVERY_MS = 200;
 const START_DELAY_MS = 50;
 
-/** Client threads for `client.threads: auto`: about one per 250 req/s or 500 users, within the cores. */
+/** Expected chunk rate one client thread handles comfortably (see the client-accuracy benchmark). */
+const CHUNKS_PER_S_PER_THREAD = 12_000;
+/** Chunks per second one closed-loop user is assumed to receive (a stream at ~30 tokens/s). */
+const CHUNKS_PER_S_PER_USER = 30;
+
+/**
+ * Client threads for `client.threads: auto`: the work of a client thread is mostly reading
+ * chunks, so the estimate is the peak chunk rate (open loop: rate x mean output tokens; closed
+ * loop: users x ~30 tokens/s) over what one thread handles comfortably, within the cores.
+ */
 export function autoThreads(scenario: Scenario): number {
-  let peakRate = 0;
-  let peakUsers = 0;
+  const meanOut = meanLength(scenario.workload.outputTokens);
+  let peakChunks = 0;
   for (const s of scenario.load.stages) {
-    if (s.kind === 'open') peakRate = Math.max(peakRate, s.rateRps);
-    else peakUsers = Math.max(peakUsers, s.users);
+    const chunks = s.kind === 'open' ? s.rateRps * meanOut : s.users * CHUNKS_PER_S_PER_USER;
+    peakChunks = Math.max(peakChunks, chunks);
   }
-  const want = Math.max(Math.ceil(peakRate / 250), Math.ceil(peakUsers / 500), 1);
+  const want = Math.max(1, Math.ceil(peakChunks / CHUNKS_PER_S_PER_THREAD));
   return Math.min(want, Math.max(1, os.availableParallelism()));
+}
+
+function meanLength(d: LengthDist): number {
+  switch (d.dist) {
+    case 'fixed':
+      return d.value;
+    case 'uniform':
+      return (d.min + d.max) / 2;
+    case 'normal':
+      return Math.min(Math.max(d.mean, d.min), d.max);
+    case 'lognormal':
+      return clampedLognormalMean(d.mu, d.sigma, d.min, d.max);
+    case 'empirical':
+      return d.values.length ? d.values.reduce((a, b) => a + Math.min(Math.max(b, d.min), d.max), 0) / d.values.length : 1;
+  }
 }
 
 export async function runEngine(opts: EngineOptions): Promise<EngineResult> {

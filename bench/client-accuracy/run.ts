@@ -42,6 +42,8 @@ async function startEmitter(): Promise<{ url: string; proc: ChildProcess }> {
     });
     proc.once('exit', (c) => reject(new Error(`emitter exited ${c}`)));
   });
+  // Never leave an emitter behind, whatever happens to this run.
+  process.once('exit', () => proc.kill('SIGTERM'));
   return { url: `http://127.0.0.1:${port}`, proc };
 }
 
@@ -71,7 +73,7 @@ export async function runLevel(streams: number, seconds: number, threads: number
 target: {url: "${url}/v1", model: bench, tokenizer: builtin, timeouts: {ttft: 30s, total: 60s}}
 workload: {prompt_tokens: 50, output_tokens: ${CHUNKS}}
 load: {arrival: constant, warmup: ${STREAM_S}s, drain: 30s, stages: [{duration: ${seconds}s, rate: ${rate}}]}
-client: {threads: ${threads ?? 'auto'}}`,
+`,
     path.join(here, 'inline.yaml'),
   );
   const records: RequestRecord[] = [];
@@ -80,6 +82,7 @@ client: {threads: ${threads ?? 'auto'}}`,
   const out = await runScenario(sc, {
     outDir: path.join(os.tmpdir(), `fg-bench-accuracy-${streams}-${process.pid}`),
     allowSaturated: true,
+    ...(threads !== undefined ? { threads } : {}),
     onRecord: (r) => {
       if (r.phase === 'measure') records.push(r);
     },

@@ -59,7 +59,7 @@ const DEFAULTS = {
   ttftMs: 60_000,
   totalMs: 600_000,
   drainMs: 30_000,
-  saturationLagP99Ms: 10,
+  saturationLagP99Ms: 5,
 } as const;
 
 /** Where the document came from, for the Scenario and for relative paths. */

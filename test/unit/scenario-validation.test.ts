@@ -214,7 +214,7 @@ describe('good scenarios', () => {
         },
         slo: {},
         thresholds: [],
-        client: { threads: 'auto', saturationLagP99Ms: 10 },
+        client: { threads: 'auto', saturationLagP99Ms: 5 },
       },
     );
   });

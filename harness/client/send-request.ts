@@ -327,19 +327,12 @@ class RequestRun implements Dispatcher.DispatchHandler {
       this.#finish(undefined);
       return;
     }
-    let obj: unknown;
-    try {
-      obj = JSON.parse(data);
-    } catch {
-      // Never quote the data: it may hold generated text.
-      this.#fail('invalid_response', `unparseable JSON in an SSE data line (${data.length} chars)`);
+    // Never quote the data in a message: it may hold generated text.
+    const o = parseObject(data);
+    if (typeof o === 'string') {
+      this.#fail('invalid_response', `${o} in an SSE data line (${data.length} chars)`);
       return;
     }
-    if (obj === null || typeof obj !== 'object') {
-      this.#fail('invalid_response', 'SSE data is not a JSON object');
-      return;
-    }
-    const o = obj as ChunkShape;
     if (o.error !== undefined && o.error !== null) {
       this.#fail('mid_stream_error', errorMessageFromObject(o) ?? 'error object in stream');
       return;
@@ -396,18 +389,11 @@ class RequestRun implements Dispatcher.DispatchHandler {
   #finishJson(t: number): void {
     const text = Buffer.concat(this.#body, this.#bodyBytes).toString('utf8');
     this.#body = [];
-    let obj: unknown;
-    try {
-      obj = JSON.parse(text);
-    } catch {
-      this.#fail('invalid_response', `unparseable JSON body (${this.#bodyBytes} bytes)`);
+    const o = parseObject(text);
+    if (typeof o === 'string') {
+      this.#fail('invalid_response', `${o} in the response body (${this.#bodyBytes} bytes)`);
       return;
     }
-    if (obj === null || typeof obj !== 'object') {
-      this.#fail('invalid_response', 'response body is not a JSON object');
-      return;
-    }
-    const o = obj as ChunkShape;
     if (o.error !== undefined && o.error !== null) {
       this.#fail('invalid_response', errorMessageFromObject(o) ?? 'error object in a 2xx response');
       return;
@@ -591,6 +577,17 @@ function enabled(ms: number): boolean {
 
 function firstHeader(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** A JSON object of the OpenAI response shape, or what is wrong with the text. */
+function parseObject(text: string): ChunkShape | string {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch {
+    return 'unparseable JSON';
+  }
+  return obj !== null && typeof obj === 'object' ? (obj as ChunkShape) : 'not a JSON object';
 }
 
 /** `retry-after` in ms: delta-seconds, or an HTTP-date (ms from now, at least 0). */

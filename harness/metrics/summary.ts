@@ -10,6 +10,7 @@ import type { Scenario } from '../scenario/scenario-types.ts';
 import type { Plan } from '../workload/plan.ts';
 import type { PromptCalibration } from '../workload/prompt-calibration.ts';
 import type { ThresholdResult } from '../gate/threshold.ts';
+import type { EngineResult } from '../engine/engine.ts';
 
 export const SCHEMA_VERSION = 1;
 
@@ -65,19 +66,11 @@ export interface Summary extends BlockSummary {
 export interface SummaryInput {
   scenario: Scenario;
   plan: Plan;
-  aggregator: Aggregator;
+  /** What the engine returned (its aggregator, clock, interruption and client figures). */
+  engine: Omit<EngineResult, 'epochNs'>;
   targetUrl: string;
   embedded: boolean;
   calibration: PromptCalibration;
-  startedAt: Date;
-  wallMs: number;
-  interrupted: boolean;
-  /** When sending stopped early (Ctrl-C): the windows end there rather than at the stages' end. */
-  stoppedAtMs: number | undefined;
-  abortedAtEnd: number;
-  threads: number;
-  eventLoopUtilization: number;
-  cpuPercent: number;
   version: string;
 }
 
@@ -91,10 +84,12 @@ function windowMs(b: StatsBlock, startMs: number, nominalEndMs: number): number 
 }
 
 export function buildSummary(i: SummaryInput): Summary {
-  const { scenario, plan, aggregator: agg } = i;
+  const { scenario, plan } = i;
+  const e = i.engine;
+  const agg = e.aggregator;
   const load = scenario.load;
   const measureStart = load.warmupMs;
-  const measureEnd = Math.min(plan.totalMs - load.cooldownMs, i.stoppedAtMs ?? Infinity);
+  const measureEnd = Math.min(plan.totalMs - load.cooldownMs, e.stoppedAtMs ?? Infinity);
   const runWindow = windowMs(agg.run, measureStart, measureEnd);
   const run = agg.run.summarize(runWindow);
   const stages: StageSummary[] = load.stages.map((s, idx) => {
@@ -122,10 +117,10 @@ export function buildSummary(i: SummaryInput): Summary {
     tool: { name: 'floodgate', version: i.version },
     scenario: { name: scenario.name, file: scenario.file, seed: scenario.seed },
     target: { url: i.targetUrl, model: scenario.target.model, endpoint: scenario.target.endpoint, stream: scenario.target.stream, embedded: i.embedded },
-    started_at: i.startedAt.toISOString(),
-    duration_s: i.wallMs / 1000,
-    complete: !i.interrupted,
-    interrupted: i.interrupted,
+    started_at: e.startedAt.toISOString(),
+    duration_s: e.wallMs / 1000,
+    complete: !e.interrupted,
+    interrupted: e.interrupted,
     measurement: { warmup_s: load.warmupMs / 1000, cooldown_s: load.cooldownMs / 1000, excluded: { ...agg.excluded } },
     prompts: {
       tokenizer: i.calibration.tokenizer,
@@ -140,12 +135,12 @@ export function buildSummary(i: SummaryInput): Summary {
       ...run.client,
       // Saturated: the client sent late (lag p99 over the bound), or a client thread's event
       // loop was busy nearly all the time, so chunks and deadlines waited for it.
-      saturated: (lag.p99 !== null && lag.p99 > bound) || i.eventLoopUtilization > SATURATED_ELU,
+      saturated: (lag.p99 !== null && lag.p99 > bound) || e.eventLoopUtilization > SATURATED_ELU,
       saturation_lag_p99_ms: bound,
-      threads: i.threads,
-      aborted_at_end: i.abortedAtEnd,
-      event_loop_utilization: i.eventLoopUtilization,
-      cpu_percent: i.cpuPercent,
+      threads: e.threads,
+      aborted_at_end: e.abortedAtEnd,
+      event_loop_utilization: e.eventLoopUtilization,
+      cpu_percent: e.cpuPercent,
     },
     slo: {
       ttft_ms: scenario.slo.ttftMs ?? null,

@@ -120,18 +120,10 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   const summary = buildSummary({
     scenario,
     plan,
-    aggregator: result.aggregator,
+    engine: result,
     targetUrl: target.url,
     embedded: false,
     calibration,
-    startedAt: result.startedAt,
-    wallMs: result.wallMs,
-    interrupted: result.interrupted,
-    stoppedAtMs: result.stoppedAtMs,
-    abortedAtEnd: result.abortedAtEnd,
-    threads: result.threads,
-    eventLoopUtilization: result.eventLoopUtilization,
-    cpuPercent: result.cpuPercent,
     version: harnessVersion(),
   });
   summary.thresholds = evaluateThresholds(thresholds, summary);

@@ -43,7 +43,7 @@ after(async () => {
   await server.close();
 });
 
-function send(model: string, stream: boolean, endpoint: 'chat' | 'completions' = 'chat'): Promise<ClientOutcome> {
+function send(model: string, stream: boolean, endpoint: 'chat' | 'completions' = 'chat', script?: StreamScript): Promise<ClientOutcome> {
   const path = endpoint === 'chat' ? '/chat/completions' : '/completions';
   const body =
     endpoint === 'chat'
@@ -52,7 +52,7 @@ function send(model: string, stream: boolean, endpoint: 'chat' | 'completions' =
   const opts: SendOptions = {
     dispatcher,
     url: `${server.url}${path}`,
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...(script ? { 'x-fixture-script': JSON.stringify(script) } : {}) },
     body: JSON.stringify(body),
     stream,
     endpoint,
@@ -185,16 +185,7 @@ describe('sendRequest timing (scripted server, TTFT 150 ms, 20 ms between chunks
       chunks: 2,
       headers: { 'x-queue-ms': '12.5', 'x-served-by': 'worker-3', 'x-served-model': 'fallback-model' },
     };
-    const o = await sendRequest({
-      dispatcher,
-      url: `${server.url}/chat/completions`,
-      headers: { 'content-type': 'application/json', 'x-fixture-script': JSON.stringify(script) },
-      body: JSON.stringify({ model: 'm', stream: true, messages: [] }),
-      stream: true,
-      endpoint: 'chat',
-      timeouts: { connectMs: 2_000, ttftMs: 5_000, totalMs: 10_000 },
-      epochNs,
-    });
+    const o = await send('m', true, 'chat', script);
     assert.equal(o.ok, true, JSON.stringify(o.error));
     assert.equal(o.queueMs, 12.5);
     assert.match(o.requestId ?? '', /^req-\d+$/);
@@ -205,16 +196,7 @@ describe('sendRequest timing (scripted server, TTFT 150 ms, 20 ms between chunks
 
   it('without any usage, tokens come from chunks', async () => {
     const script: StreamScript = { kind: 'stream', ttftMs: 1, gapMs: 1, chunks: 4, finalUsage: false };
-    const o = await sendRequest({
-      dispatcher,
-      url: `${server.url}/chat/completions`,
-      headers: { 'content-type': 'application/json', 'x-fixture-script': JSON.stringify(script) },
-      body: JSON.stringify({ model: 'm', stream: true, messages: [] }),
-      stream: true,
-      endpoint: 'chat',
-      timeouts: { connectMs: 2_000, ttftMs: 5_000, totalMs: 10_000 },
-      epochNs,
-    });
+    const o = await send('m', true, 'chat', script);
     assert.equal(o.ok, true, JSON.stringify(o.error));
     assert.equal(o.tokenSource, 'chunks');
     assert.equal(o.outputTokens, 4);

@@ -25,26 +25,30 @@ client: {saturation_lag_p99: 10ms}`,
 );
 const plan = buildPlan(sc);
 
-function summarize(records: RequestRecord[], o: Partial<SummaryInput> = {}) {
+function summarize(records: RequestRecord[], o: { engine?: Partial<SummaryInput['engine']> } = {}) {
   const agg = new Aggregator(sc.load.stages.length, sc.slo, plan.targetsPerSecond);
   for (const r of records) agg.add(r);
+  const { engine, ...rest } = o;
   return buildSummary({
     scenario: sc,
     plan,
-    aggregator: agg,
     targetUrl: 'http://127.0.0.1:1/v1',
     embedded: false,
     calibration: { source: 'server', tokenizer: 'server /tokenize', overheadTokens: 1, tokensPerWord: 1, exact: true, maxModelLen: 4096 },
-    startedAt: new Date('2026-11-27T13:00:00Z'),
-    wallMs: 9000,
-    interrupted: false,
-    stoppedAtMs: undefined,
-    abortedAtEnd: 0,
-    threads: 1,
-    eventLoopUtilization: 0.2,
-    cpuPercent: 12,
     version: '0.0.0',
-    ...o,
+    ...rest,
+    engine: {
+      aggregator: agg,
+      startedAt: new Date('2026-11-27T13:00:00Z'),
+      wallMs: 9000,
+      interrupted: false,
+      stoppedAtMs: undefined,
+      abortedAtEnd: 0,
+      threads: 1,
+      eventLoopUtilization: 0.2,
+      cpuPercent: 12,
+      ...engine,
+    },
   });
 }
 
@@ -105,8 +109,7 @@ describe('windows and exclusion', () => {
 
   test('an interrupted run ends its windows where sending stopped', () => {
     const s = summarize([record({ stage: 0, intendedMs: 1500, sentMs: 1500, endMs: 1900 }), record({ stage: 0, intendedMs: 2000, sentMs: 2000, endMs: 2400 })], {
-      interrupted: true,
-      stoppedAtMs: 3000,
+      engine: { interrupted: true, stoppedAtMs: 3000 },
     });
     assert.equal(s.complete, false);
     assert.equal(s.window_s, 2); // 1 s .. 3 s, not 1 s .. 7 s
@@ -136,7 +139,7 @@ describe('blocks, goodput and saturation', () => {
     assert.equal(summarize(onTime).client.saturated, false);
     const late = [record({ intendedMs: 2000, sentMs: 2050, scheduleLagMs: 50, endMs: 2400 })];
     assert.equal(summarize(late).client.saturated, true);
-    assert.equal(summarize(onTime, { eventLoopUtilization: SATURATED_ELU + 0.01 }).client.saturated, true);
-    assert.equal(summarize(onTime, { eventLoopUtilization: SATURATED_ELU - 0.01 }).client.saturated, false);
+    assert.equal(summarize(onTime, { engine: { eventLoopUtilization: SATURATED_ELU + 0.01 } }).client.saturated, true);
+    assert.equal(summarize(onTime, { engine: { eventLoopUtilization: SATURATED_ELU - 0.01 } }).client.saturated, false);
   });
 });

@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { runCommand } from './run-command.ts';
 import { validateCommand } from './validate-command.ts';
+import { registerStackCommands } from './stack-command.ts';
 import { ConfigError, ExitCode, FloodgateError, formatIssues } from '../errors.ts';
 import { harnessVersion } from '../run/run-scenario.ts';
 
@@ -34,6 +35,8 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (file: string, o: Record<string, unknown>) => {
       code = await runCommand(file, o);
     });
+
+  registerStackCommands(program, (c) => (code = c), reportError);
 
   program
     .command('validate')

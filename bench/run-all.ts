@@ -5,6 +5,7 @@
 const benches: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   'client-accuracy': () => import('./client-accuracy/run.ts'),
   'sim-calibration': () => import('./sim-calibration/run.ts'),
+  'sim-scale': () => import('./sim-scale/run.ts'),
 };
 
 const name = process.argv[2] && !process.argv[2].startsWith('--') ? process.argv[2] : undefined;

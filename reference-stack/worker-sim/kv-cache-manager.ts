@@ -218,7 +218,8 @@ export class KvCacheManager {
   /**
    * Longest run of cached full blocks at the start of the request's tokens (prompt, then outputs),
    * capped so that at least the last token is left to compute (vLLM: max_cache_hit_length =
-   * num_tokens - 1). For a request that holds no blocks. Does not change the cache or the counters.
+   * num_tokens - 1). For a request that holds no blocks. Does not change the cache or the
+   * counters; it remembers the request's block hashes (by id) until release().
    */
   lookup(req: KvRequest): CacheHit {
     if (!this.enablePrefixCaching) return NO_CACHE_HIT;

@@ -16,7 +16,9 @@
  *   (priority, arrival); a victim already scheduled this step is unscheduled and its tokens
  *   refunded. The victim's blocks are freed, its numComputedTokens reset to 0 (its outputs are
  *   kept; it recomputes prompt + outputs), and it goes to the front of the waiting queue. A
- *   request that must preempt itself is not scheduled, and the running pass stops.
+ *   request that must preempt itself is not scheduled, and the running pass stops. (vLLM would
+ *   then run a step with nothing in it and schedule again; here a pass that only preempted is
+ *   repeated at once, so a plan with no entries always means nothing is runnable.)
  * - WAITING requests only when nothing was preempted this step, in queue order, while fewer than
  *   maxNumSeqs run and budget remains: prefix-cache lookup, then the rest, capped by the
  *   threshold and the budget. Without chunked prefill a request that does not fit the budget
@@ -26,9 +28,16 @@
  *   chunk gives the first output token); it stops with 'length' at max_tokens or max_model_len
  *   (checked first, as vLLM's check_stop does), else 'stop' at its sampled EOS point.
  *
+ * Where this differs from vLLM, on purpose (each because vLLM enforces it elsewhere):
+ * - add() refuses requests that could never run (see AddRejectCode): vLLM checks these at start-up
+ *   (max_num_batched_tokens >= max_model_len without chunked prefill; KV cache >= max_model_len)
+ *   or in its API server (prompt >= max_model_len).
+ * - Without chunked prefill, a resumed request whose prompt + outputs exceed maxNumBatchedTokens
+ *   (impossible in vLLM, given its start-up check) is chunked rather than left waiting forever.
+ *
  * Times are passed in (ms); nothing here reads a clock.
  */
-import { KvCacheManager, type CacheHit } from './kv-cache-manager.ts';
+import type { CacheHit, KvCacheManager } from './kv-cache-manager.ts';
 import type { StepWork } from './sim-types.ts';
 
 /** A request inside the simulated engine. The fields below `maxModelLen` belong to the scheduler. */

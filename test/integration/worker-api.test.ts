@@ -11,7 +11,7 @@ import OpenAI from 'openai';
 import { createSimEngine, type SimEngine } from '../../reference-stack/worker-sim/sim-engine.ts';
 import { startWorkerServer, WORKER_VERSION, type WorkerServer } from '../../reference-stack/worker-sim/worker-server.ts';
 
-const OPTIONS = { gpu: 'h100-sxm', model: 'llama-3.1-8b', timeScale: 50, outputLength: { dist: 'uniform', min: 50, max: 300 } } as const; // TEMP
+const OPTIONS = { gpu: 'h100-sxm', model: 'llama-3.1-8b', timeScale: 50 } as const;
 
 let engine: SimEngine;
 let server: WorkerServer;

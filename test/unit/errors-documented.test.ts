@@ -27,7 +27,7 @@ function documented(code: string): boolean {
 
 test('every FG_ code in the source is documented in docs/errors.md', () => {
   const codes = new Set<string>();
-  for (const f of [...sourceFiles(path.join(root, 'harness')), ...sourceFiles(path.join(root, 'bin'))]) {
+  for (const f of [...sourceFiles(path.join(root, 'harness')), ...sourceFiles(path.join(root, 'bin')), ...sourceFiles(path.join(root, 'reference-stack'))]) {
     for (const m of fs.readFileSync(f, 'utf8').matchAll(/['"`](FG_[A-Z0-9_]+)['"`]/g)) codes.add(m[1]!);
   }
   assert.ok(codes.size >= 15, `found ${codes.size} codes in the source`);
@@ -41,7 +41,7 @@ test('every scenario and request error code is documented', () => {
 });
 
 test('docs/errors.md documents no code that no longer exists', () => {
-  const source = [...sourceFiles(path.join(root, 'harness'))].map((f) => fs.readFileSync(f, 'utf8')).join('\n');
+  const source = [...sourceFiles(path.join(root, 'harness')), ...sourceFiles(path.join(root, 'reference-stack'))].map((f) => fs.readFileSync(f, 'utf8')).join('\n');
   const stale = [...doc.matchAll(/`(FG_[A-Z0-9_]+)`/g)].map((m) => m[1]!).filter((c) => !source.includes(c));
   assert.deepEqual(stale, []);
 });

@@ -7,12 +7,14 @@ import type { Command } from 'commander';
 import { UsageError, ExitCode } from '../errors.ts';
 import { nearest } from '../util/did-you-mean.ts';
 import { parseDuration } from '../util/duration.ts';
-import { GPUS } from '../../reference-stack/worker-sim/gpu-catalog.ts';
-import { MODELS, getModel } from '../../reference-stack/worker-sim/model-catalog.ts';
+import fs from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { GPUS, customGpu } from '../../reference-stack/worker-sim/gpu-catalog.ts';
+import { MODELS, getModel, customModel } from '../../reference-stack/worker-sim/model-catalog.ts';
 import { startSimWorker, type SimWorker } from '../../reference-stack/worker-sim/start-worker.ts';
 import { SimConfigError, type SimEngineOptions } from '../../reference-stack/worker-sim/sim-engine.ts';
 import type { FaultConfig } from '../../reference-stack/worker-sim/fault-injection.ts';
-import type { KvCacheDtype, WeightQuant } from '../../reference-stack/worker-sim/sim-types.ts';
+import type { GpuSpec, KvCacheDtype, ModelSpec, WeightQuant } from '../../reference-stack/worker-sim/sim-types.ts';
 
 const QUANTS: readonly WeightQuant[] = ['bf16', 'fp16', 'fp8', 'int8', 'awq', 'gptq'];
 const KV_DTYPES: readonly KvCacheDtype[] = ['auto', 'fp8'];
@@ -23,7 +25,9 @@ export function registerStackCommands(program: Command, setCode: (c: number) => 
     .command('worker')
     .description('start simulated vLLM worker(s): OpenAI API, /tokenize, /metrics (vLLM and DCGM names), on a simulated GPU')
     .option('--gpu <id>', `simulated GPU: ${Object.keys(GPUS).join(', ')}`, 'h100-sxm')
+    .option('--gpu-spec <file>', 'a GPU of your own: YAML or JSON with the fields of docs/simulator.md (overrides --gpu)')
     .option('--model <id>', `model: ${Object.keys(MODELS).join(', ')} (or a Hugging Face name of one)`, 'llama-3.1-8b')
+    .option('--model-spec <file>', 'a model of your own: YAML or JSON with its config.json shape (overrides --model)')
     .option('--served-model-name <name>', 'model name served (default the Hugging Face name)')
     .option('--quantization <q>', `weights: ${QUANTS.join(', ')}`, 'bf16')
     .option('--kv-cache-dtype <d>', `KV cache: ${KV_DTYPES.join(', ')}`, 'auto')
@@ -55,6 +59,20 @@ export function registerStackCommands(program: Command, setCode: (c: number) => 
     });
 }
 
+/** A custom GPU or model from a YAML/JSON file, validated by the catalogue's own checks. */
+function readSpec<T>(file: string, check: (p: Record<string, unknown>) => { ok: true; gpu?: T; model?: T } | { ok: false; problems: string[] }, what: string): T {
+  let doc: unknown;
+  try {
+    doc = parseYaml(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError('FG_SIM_BAD_SPEC', `cannot read the ${what} spec ${file}: ${(e as Error).message}`);
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new UsageError('FG_SIM_BAD_SPEC', `${file}: a ${what} spec is a map of fields`);
+  const r = check(doc as Record<string, unknown>);
+  if (!r.ok) throw new UsageError('FG_SIM_BAD_SPEC', `${file}: ${r.problems.join('; ')}`);
+  return (r.gpu ?? r.model)!;
+}
+
 function int(flag: string, v: unknown, min: number): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) throw new UsageError('FG_USAGE_BAD_NUMBER', `--${flag} takes a whole number >= ${min}, got "${String(v)}"`);
@@ -81,13 +99,13 @@ function seconds(flag: string, v: unknown): number {
 
 /** The engine options a `stack worker` command line describes (validated; nothing started). */
 export function workerOptionsFrom(o: Record<string, unknown>): SimEngineOptions {
-  const gpu = String(o.gpu);
-  if (!GPUS[gpu]) {
+  const gpu: string | GpuSpec = typeof o.gpuSpec === 'string' ? readSpec(o.gpuSpec, customGpu, 'GPU') : String(o.gpu);
+  const model: string | ModelSpec = typeof o.modelSpec === 'string' ? readSpec(o.modelSpec, customModel, 'model') : String(o.model);
+  if (typeof gpu === 'string' && !GPUS[gpu]) {
     const hint = nearest(gpu, Object.keys(GPUS));
     throw new UsageError('FG_SIM_UNKNOWN_GPU', `unknown GPU "${gpu}"${hint ? ` (did you mean "${hint}"?)` : ''}; one of ${Object.keys(GPUS).join(', ')}`);
   }
-  const model = String(o.model);
-  if (!getModel(model)) {
+  if (typeof model === 'string' && !getModel(model)) {
     const hint = nearest(model, Object.keys(MODELS));
     throw new UsageError('FG_SIM_UNKNOWN_MODEL', `unknown model "${model}"${hint ? ` (did you mean "${hint}"?)` : ''}; one of ${Object.keys(MODELS).join(', ')}`);
   }

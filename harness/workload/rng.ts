@@ -27,12 +27,13 @@
 const TWO_POW_26 = 67108864;
 const TWO_POW_53 = 9007199254740992;
 
-function rotl(x: number, k: number): number {
+/** Rotate a 32-bit integer left by k bits. */
+export function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
 
 /** murmur3 32-bit finaliser: a bijection on 32-bit integers with full avalanche. */
-function fmix32(h: number): number {
+export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

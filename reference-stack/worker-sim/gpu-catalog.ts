@@ -14,6 +14,7 @@
  */
 import { nearest } from '../../harness/util/did-you-mean.ts';
 import type { GpuArch, GpuSpec } from './sim-types.ts';
+import { deepFreeze, positiveNumber, show, stringField } from './spec-fields.ts';
 
 const CAL = 'CALIBRATION.md GPUs table';
 
@@ -227,7 +228,7 @@ export function customGpu(partial: Record<string, unknown>): CustomGpuResult {
       problems.push(`unknown field "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}; allowed: ${GPU_FIELDS.join(', ')}`);
     }
   }
-  const id = requireString(partial, 'id', problems);
+  const id = stringField(partial, 'id', true, problems);
   const positive = (k: keyof GpuSpec, required: boolean): number | undefined => positiveNumber(partial, k, required, problems);
   const memoryGB = positive('memoryGB', true);
   const usableMemoryGiB = positive('usableMemoryGiB', false);
@@ -252,8 +253,8 @@ export function customGpu(partial: Record<string, unknown>): CustomGpuResult {
     if (typeof partial.arch === 'string' && (ARCHES as readonly string[]).includes(partial.arch)) arch = partial.arch as GpuArch;
     else problems.push(`arch: must be one of ${ARCHES.join(', ')}, got ${show(partial.arch)}`);
   }
-  const name = optionalString(partial, 'name', problems);
-  const source = optionalString(partial, 'source', problems);
+  const name = stringField(partial, 'name', false, problems);
+  const source = stringField(partial, 'source', false, problems);
   if (problems.length > 0 || id === undefined || memoryGB === undefined || bandwidthGBs === undefined || bf16Tflops === undefined || tdpW === undefined || interconnectGBs === undefined) {
     return { ok: false, problems };
   }
@@ -278,43 +279,4 @@ export function customGpu(partial: Record<string, unknown>): CustomGpuResult {
 /** Device memory vLLM sizes against, bytes: usableMemoryGiB x 2^30, else memoryGB x 1e9. */
 export function usableMemoryBytes(gpu: GpuSpec): number {
   return gpu.usableMemoryGiB !== undefined ? gpu.usableMemoryGiB * 2 ** 30 : gpu.memoryGB * 1e9;
-}
-
-function requireString(o: Record<string, unknown>, k: string, problems: string[]): string | undefined {
-  const v = o[k];
-  if (v === undefined) {
-    problems.push(`${k}: required`);
-    return undefined;
-  }
-  if (typeof v !== 'string' || v.trim() === '') {
-    problems.push(`${k}: must be a non-empty string, got ${show(v)}`);
-    return undefined;
-  }
-  return v;
-}
-
-function optionalString(o: Record<string, unknown>, k: string, problems: string[]): string | undefined {
-  return o[k] === undefined ? undefined : requireString(o, k, problems);
-}
-
-function positiveNumber(o: Record<string, unknown>, k: string, required: boolean, problems: string[]): number | undefined {
-  const v = o[k];
-  if (v === undefined) {
-    if (required) problems.push(`${k}: required`);
-    return undefined;
-  }
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-    problems.push(`${k}: must be a positive number, got ${show(v)}`);
-    return undefined;
-  }
-  return v;
-}
-
-function show(v: unknown): string {
-  return typeof v === 'string' ? `"${v}"` : JSON.stringify(v) ?? String(v);
-}
-
-function deepFreeze<T extends Record<string, object>>(o: T): T {
-  for (const v of Object.values(o)) Object.freeze(v);
-  return Object.freeze(o);
 }

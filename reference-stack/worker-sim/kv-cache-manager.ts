@@ -26,6 +26,7 @@
  * block hash is a 96-bit murmur3-style hash rather than sha256/pickle; prefix-cache counters are
  * incremented once per admission (see {@link KvCacheManager.allocate}) rather than per lookup.
  */
+import { fmix32, rotl } from '../../harness/workload/rng.ts';
 
 /** What the KV cache needs to know of a request (SimRequest satisfies it). */
 export interface KvRequest {
@@ -97,18 +98,6 @@ interface RequestKv {
   lanes: number[];
 }
 
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
-}
-
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /** One 32-bit lane: murmur3 over the block's token ids, seeded by the parent's lane. */
 function hashLane(seed: number, from: number, to: number, get: (i: number) => number): number {

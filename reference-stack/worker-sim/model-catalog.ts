@@ -10,6 +10,7 @@
  */
 import { nearest } from '../../harness/util/did-you-mean.ts';
 import type { ModelSpec } from './sim-types.ts';
+import { deepFreeze, show, stringField } from './spec-fields.ts';
 
 const CAL = 'CALIBRATION.md Models table';
 
@@ -334,19 +335,6 @@ export function customModel(partial: Record<string, unknown>): CustomModelResult
   return { ok: true, model };
 }
 
-function stringField(o: Record<string, unknown>, k: string, required: boolean, problems: string[]): string | undefined {
-  const v = o[k];
-  if (v === undefined) {
-    if (required) problems.push(`${k}: required`);
-    return undefined;
-  }
-  if (typeof v !== 'string' || v.trim() === '') {
-    problems.push(`${k}: must be a non-empty string, got ${show(v)}`);
-    return undefined;
-  }
-  return v;
-}
-
 function optionalPositive(o: Record<string, unknown>, k: string, problems: string[]): number | undefined {
   const v = o[k];
   if (v === undefined) return undefined;
@@ -355,16 +343,4 @@ function optionalPositive(o: Record<string, unknown>, k: string, problems: strin
     return undefined;
   }
   return v;
-}
-
-function show(v: unknown): string {
-  return typeof v === 'string' ? `"${v}"` : JSON.stringify(v) ?? String(v);
-}
-
-function deepFreeze<T extends Record<string, object>>(o: T): T {
-  for (const v of Object.values(o)) {
-    for (const inner of Object.values(v)) if (inner && typeof inner === 'object') Object.freeze(inner);
-    Object.freeze(v);
-  }
-  return Object.freeze(o);
 }

@@ -50,8 +50,9 @@ export async function runCommand(file: string, o: Record<string, unknown>): Prom
         hardSignal: hard.signal,
         allowSaturated: Boolean(o.allowSaturated),
         onWarning: (m) => process.stderr.write(`warning: ${m}\n`),
+        onEmbedded: (description, url) => process.stderr.write(`no target.url: embedded stack: ${description} at ${url}\n`),
         onStart: ({ runDir, threads: t, plannedRequests }) => {
-          if (!o.quiet && !o.json) process.stderr.write(`running ${scenario.name} against ${scenario.target.url} (${plannedRequests} open-loop requests planned, ${t} client thread${t === 1 ? '' : 's'}) -> ${runDir}\n`);
+          if (!o.quiet && !o.json) process.stderr.write(`running ${scenario.name} (${plannedRequests} open-loop requests planned, ${t} client thread${t === 1 ? '' : 's'}) -> ${runDir}\n`);
         },
         ...(progress ? { onProgress: (p) => progress.update(p) } : {}),
       });

@@ -16,7 +16,8 @@ import { evaluateThresholds, parseThreshold, type Threshold } from '../gate/thre
 import { RunFolder, defaultRunDir } from '../report/run-folder.ts';
 import { ExitCode, UsageError } from '../errors.ts';
 import type { RequestRecord } from '../metrics/request-record.ts';
-import type { Scenario } from '../scenario/scenario-types.ts';
+import type { Scenario, TargetConfig } from '../scenario/scenario-types.ts';
+import { startEmbeddedStack } from './embedded-stack.ts';
 
 export interface RunOptions {
   /** Run folder; default reports/<name>-<UTC time>/ under `reportsDir`. */
@@ -33,6 +34,8 @@ export interface RunOptions {
   onProgress?: (p: ProgressSnapshot) => void;
   onRecord?: (r: RequestRecord) => void;
   onWarning?: (message: string) => void;
+  /** Called when the embedded stack is up (no target.url): what runs, and where. */
+  onEmbedded?: (description: string, url: string) => void;
   /** Called once the run folder exists, before any load is sent. */
   onStart?: (info: { runDir: string; threads: number; plannedRequests: number }) => void;
 }
@@ -55,10 +58,21 @@ export function harnessVersion(): string {
 }
 
 export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Promise<RunOutcome> {
-  const target = scenario.target;
-  if (target.url === undefined) {
-    throw new UsageError('FG_TARGET_REQUIRED', `scenario "${scenario.name}" has no target.url: give one in the file or with --target URL`);
+  const url = scenario.target.url;
+  if (url !== undefined) return runAgainst(scenario, { ...scenario.target, url }, false, opts);
+  // No target: start the embedded stack (a simulated vLLM worker in a child process), run, stop it.
+  const stack = await startEmbeddedStack({ servedModelName: scenario.target.model });
+  opts.onEmbedded?.(stack.description, stack.url);
+  try {
+    return await runAgainst(scenario, { ...scenario.target, url: stack.url }, true, opts);
+  } finally {
+    await stack.stop();
   }
+}
+
+async function runAgainst(original: Scenario, target: TargetConfig & { url: string }, embedded: boolean, opts: RunOptions): Promise<RunOutcome> {
+  // The scenario as run: its target now has a URL (the embedded stack's, when it had none).
+  const scenario: Scenario = { ...original, target };
   const thresholds: Threshold[] = scenario.thresholds.map((expr) => {
     const p = parseThreshold(expr);
     if (!p.ok) throw new UsageError('FG_THRESHOLD_INVALID', p.message);
@@ -122,7 +136,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     plan,
     engine: result,
     targetUrl: target.url,
-    embedded: false,
+    embedded,
     calibration,
     version: harnessVersion(),
   });

@@ -106,11 +106,15 @@ load:
   assert.equal(srv.requestCount(), before);
 });
 
-test('run: no target url anywhere is a usage error (exit 2)', async () => {
-  const f = writeScenario('no-target');
-  const r = await harness(['run', f]);
-  assert.equal(r.code, 2);
-  assert.match(r.stderr, /FG_TARGET_REQUIRED/);
+test('run: with no target url, the embedded stack (a simulated vLLM worker) is started, used and stopped', async () => {
+  const f = writeScenario('embedded');
+  const r = await harness(['run', f, '--out', path.join(tmp, 'out-embedded'), '--allow-saturated']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /embedded stack: simulated vLLM/);
+  const s = JSON.parse(fs.readFileSync(path.join(tmp, 'out-embedded', 'summary.json'), 'utf8'));
+  assert.equal(s.target.embedded, true);
+  assert.equal(s.requests.ok, 5);
+  assert.equal(s.prompts.exact, true);
 });
 
 test('run --json prints summary.json; --set overrides a field', async () => {

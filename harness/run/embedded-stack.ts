@@ -6,6 +6,7 @@
  * scenario's model name.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { RunError } from '../errors.ts';
 
@@ -31,6 +32,9 @@ export interface EmbeddedStack {
 
 const BIN = fileURLToPath(new URL('../../bin/harness.js', import.meta.url));
 
+/** Niceness of the embedded stack's process (higher = lower priority). */
+const EMBEDDED_NICE = 10;
+
 export const DEFAULT_EMBEDDED = { gpu: 'h100-sxm', model: 'llama-3.1-8b', quantization: 'fp8' } as const;
 
 export async function startEmbeddedStack(o: EmbeddedStackOptions): Promise<EmbeddedStack> {
@@ -51,6 +55,14 @@ export async function startEmbeddedStack(o: EmbeddedStackOptions): Promise<Embed
     ...(o.extraArgs ?? []),
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The stack runs at a lower CPU priority than the harness: on a small machine the two share
+  // cores, and the measuring side must keep its schedule. The simulated GPU keeps its own
+  // timeline from step deadlines, so a late step makes it lag a little, never drift.
+  try {
+    if (child.pid !== undefined) os.setPriority(child.pid, EMBEDDED_NICE);
+  } catch {
+    // not permitted here: run at the same priority
+  }
   let out = '';
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));

@@ -20,6 +20,8 @@
  *   prefix -> same worker (prefix-cache hits) while load allows; a hot prefix spills to the next
  *   workers on the ring instead of pinning one. Without a key, least_outstanding.
  */
+import { fnv1a32 } from '../../harness/util/fnv1a.ts';
+import { fmix32 } from '../../harness/workload/rng.ts';
 import type { RoutingPolicy } from '../stack/stack-types.ts';
 import type { WorkerState } from './worker-pool.ts';
 
@@ -43,17 +45,7 @@ export interface RouterOptions {
 
 /** FNV-1a 32-bit followed by murmur3's finaliser (so nearby strings land far apart on the ring). */
 export function hash32(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(fnv1a32(s));
 }
 
 /** The bounded-load capacity: a worker may take a request while its outstanding is below this. */

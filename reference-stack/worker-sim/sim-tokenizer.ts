@@ -9,6 +9,7 @@
  * caching sees shared prefixes. Chat prompts get a Llama-3-style template: a BOS token, 4
  * framing tokens plus the role's tokens per message, and 4 more for the generation prompt.
  */
+import { fnv1a32 } from '../../harness/util/fnv1a.ts';
 
 const MAX_CHARS_PER_TOKEN = 10;
 /** Ids below this are reserved for special tokens (BOS, headers, end of turn). */
@@ -20,13 +21,7 @@ const EOT = 4;
 const NEWLINES = 5;
 
 function hashId(s: string, vocab: number): number {
-  // FNV-1a, 32 bit.
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return SPECIAL + ((h >>> 0) % (vocab - SPECIAL));
+  return SPECIAL + (fnv1a32(s) % (vocab - SPECIAL));
 }
 
 export class SimTokenizer {

@@ -11,10 +11,10 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, type ConfigIssue } from '../../harness/errors.ts';
 import { loadScenario, parseScenario, type LoadOptions } from '../../harness/scenario/load-scenario.ts';
 import { SCENARIO_ERROR_CODES } from '../../harness/scenario/scenario-error-codes.ts';
 import { fitLognormal } from '../../harness/workload/lognormal-fit.ts';
+import { expectations, issueKey, issuesOf } from '../fixtures/config-issues.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURES = join(ROOT, 'test/fixtures/scenarios');
@@ -22,31 +22,6 @@ const BAD = join(FIXTURES, 'bad');
 const GOOD = join(FIXTURES, 'good');
 const DATA = join(FIXTURES, 'data');
 
-/** Load and return the ConfigError's issues; fails the test when nothing is thrown. */
-function issuesOf(load: () => unknown): readonly ConfigIssue[] {
-  try {
-    load();
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return err.issues;
-  }
-  assert.fail('expected the scenario to be rejected');
-}
-
-function key(i: Pick<ConfigIssue, 'code' | 'line' | 'col' | 'path'>): string {
-  return `${i.code} ${i.line}:${i.col} ${i.path}`.trimEnd();
-}
-
-/** The `# expect:` lines at the top of a bad fixture. */
-function expectations(file: string): string[] {
-  const out: string[] = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const m = /^# expect: (.*)$/.exec(line);
-    if (!m) break;
-    out.push(m[1]!.trim());
-  }
-  return out;
-}
 
 const badFiles = readdirSync(BAD).filter((f) => f.endsWith('.yaml')).sort();
 
@@ -57,10 +32,10 @@ describe('bad scenarios report exactly the expected issues', () => {
       const expected = expectations(file);
       assert.ok(expected.length > 0, `${name} has no "# expect:" lines`);
       const issues = issuesOf(() => loadScenario(file, { env: {} }));
-      assert.deepEqual(issues.map(key).sort(), [...expected].sort());
+      assert.deepEqual(issues.map(issueKey).sort(), [...expected].sort());
       for (const i of issues) {
-        assert.ok(i.message.length > 0, `${key(i)} has no message`);
-        assert.ok(i.allowed && i.allowed.length > 0, `${key(i)} does not say what is allowed`);
+        assert.ok(i.message.length > 0, `${issueKey(i)} has no message`);
+        assert.ok(i.allowed && i.allowed.length > 0, `${issueKey(i)} does not say what is allowed`);
         assert.ok(i.file.length > 0);
       }
     });
@@ -300,7 +275,7 @@ describe('environment interpolation', () => {
 
   test('a value from the environment is checked like any other, at its position', () => {
     const issues = issuesOf(() => loadScenario(file, { env: { ...env, RATE: 'fast', MODEL: '' } }));
-    assert.deepEqual(issues.map(key).sort(), [
+    assert.deepEqual(issues.map(issueKey).sort(), [
       'FG_SCENARIO_MISSING_FIELD 7:3 target.model',
       'FG_SCENARIO_TYPE 16:41 load.stages[0].rate',
     ]);
@@ -309,7 +284,7 @@ describe('environment interpolation', () => {
   test('a quoted ${VAR} stays a string; an environment value cannot add structure', () => {
     const yaml = (seed: string) => `name: q\nseed: ${seed}\ntarget: {model: "\${M}"}\nworkload: {prompt_tokens: 1, output_tokens: 1}\nload: {stages: [{duration: 1s, rate: 1}]}\n`;
     const issues = issuesOf(() => parseScenario(yaml('"${SEED}"'), 'q.yaml', { env: { SEED: '7', M: 'm' } }));
-    assert.deepEqual(issues.map(key), ['FG_SCENARIO_TYPE 2:7 seed']);
+    assert.deepEqual(issues.map(issueKey), ['FG_SCENARIO_TYPE 2:7 seed']);
     const s = parseScenario(yaml('${SEED}'), 'q.yaml', { env: { SEED: '3', M: '{a: 1}, b: [2]' } });
     assert.equal(s.target.model, '{a: 1}, b: [2]');
     assert.equal(s.seed, 3);
@@ -411,7 +386,7 @@ test('YAML syntax errors are all reported and stop validation', () => {
 
 test('an empty document is not a scenario', () => {
   const issues = issuesOf(() => parseScenario('# nothing here\n', 'empty.yaml', { env: {} }));
-  assert.deepEqual(issues.map(key), ['FG_SCENARIO_TYPE 1:1']);
+  assert.deepEqual(issues.map(issueKey), ['FG_SCENARIO_TYPE 1:1']);
 });
 
 test('LoadOptions is optional', () => {

@@ -12,37 +12,14 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, type ConfigIssue } from '../../harness/errors.ts';
 import { loadStack, parseStack } from '../../reference-stack/stack/load-stack.ts';
 import { STACK_ERROR_CODES } from '../../reference-stack/stack/stack-error-codes.ts';
+import { expectations, issueKey, issuesOf } from '../fixtures/config-issues.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BAD = join(ROOT, 'test/fixtures/stacks/bad');
 const DEFAULT_STACK = join(ROOT, 'reference-stack/stacks/default.yaml');
 
-function issuesOf(load: () => unknown): readonly ConfigIssue[] {
-  try {
-    load();
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return err.issues;
-  }
-  assert.fail('expected the stack to be rejected');
-}
-
-function key(i: Pick<ConfigIssue, 'code' | 'line' | 'col' | 'path'>): string {
-  return `${i.code} ${i.line}:${i.col} ${i.path}`.trimEnd();
-}
-
-function expectations(file: string): string[] {
-  const out: string[] = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const m = /^# expect: (.*)$/.exec(line);
-    if (!m) break;
-    out.push(m[1]!.trim());
-  }
-  return out;
-}
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 
@@ -61,10 +38,10 @@ describe('bad stacks report exactly the expected issues', () => {
       const expected = expectations(file);
       assert.ok(expected.length > 0, `${name} has no "# expect:" lines`);
       const issues = issuesOf(() => loadStack(file, { env: {} }));
-      assert.deepEqual(issues.map(key).sort(), [...expected].sort());
+      assert.deepEqual(issues.map(issueKey).sort(), [...expected].sort());
       for (const i of issues) {
-        assert.ok(i.message.length > 0, `${key(i)} has no message`);
-        assert.ok(i.allowed && i.allowed.length > 0, `${key(i)} does not say what is allowed`);
+        assert.ok(i.message.length > 0, `${issueKey(i)} has no message`);
+        assert.ok(i.allowed && i.allowed.length > 0, `${issueKey(i)} does not say what is allowed`);
         assert.equal(i.file, file);
       }
     });
@@ -190,7 +167,7 @@ test('a key hash can come from the environment; hashes are stored without the pr
   assert.equal(s.tenants[0]!.maxPriority, s.tenants[0]!.defaultPriority);
   // Unset: an empty value at that item, reported like any other.
   const issues = issuesOf(() => parseStack(text, '<inline>', { env: {} }));
-  assert.deepEqual(issues.map(key), ['FG_STACK_BAD_VALUE 5:32 tenants[0].api_key_hashes[0]']);
+  assert.deepEqual(issues.map(issueKey), ['FG_STACK_BAD_VALUE 5:32 tenants[0].api_key_hashes[0]']);
 });
 
 test('fallbacks may name aliases and resolve to model names; tenants may allow aliases', () => {

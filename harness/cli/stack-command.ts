@@ -8,6 +8,9 @@ import { UsageError, ExitCode } from '../errors.ts';
 import { nearest } from '../util/did-you-mean.ts';
 import { parseDuration } from '../util/duration.ts';
 import fs from 'node:fs';
+import path from 'node:path';
+import { loadStack } from '../../reference-stack/stack/load-stack.ts';
+import { startStack, stackPath } from '../../reference-stack/stack/start-stack.ts';
 import { parse as parseYaml } from 'yaml';
 import { GPUS, customGpu } from '../../reference-stack/worker-sim/gpu-catalog.ts';
 import { MODELS, getModel, customModel } from '../../reference-stack/worker-sim/model-catalog.ts';
@@ -20,7 +23,22 @@ const QUANTS: readonly WeightQuant[] = ['bf16', 'fp16', 'fp8', 'int8', 'awq', 'g
 const KV_DTYPES: readonly KvCacheDtype[] = ['auto', 'fp8'];
 
 export function registerStackCommands(program: Command, setCode: (c: number) => void, reportError: (e: unknown) => number): void {
-  const stack = program.command('stack').description('the reference serving stack (simulated vLLM workers)');
+  const stack = program.command('stack').description('the reference serving stack: gateway and (simulated) vLLM workers');
+  stack
+    .command('up')
+    .description('start the stack of a stack file (default: the shipped default stack): workers and gateway; prints URLs and dev keys; Ctrl-C stops')
+    .argument('[stack]', 'stack file (YAML); default reference-stack/stacks/default.yaml')
+    .option('--port <n>', "gateway port (default: the stack's; 0 = any free port)")
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--usage-db <path>', "usage ledger file (default: the stack's; :memory: keeps none)")
+    .option('--time-scale <x>', 'make every simulated GPU x times faster', '1')
+    .action(async (file: string | undefined, o: Record<string, unknown>) => {
+      try {
+        setCode(await runStackUp(file, o));
+      } catch (e) {
+        setCode(reportError(e));
+      }
+    });
   stack
     .command('worker')
     .description('start simulated vLLM worker(s): OpenAI API, /tokenize, /metrics (vLLM and DCGM names), on a simulated GPU')
@@ -145,6 +163,33 @@ export function workerOptionsFrom(o: Record<string, unknown>): SimEngineOptions 
     seed: int('seed', o.seed, 0),
     faults,
   };
+}
+
+async function runStackUp(file: string | undefined, o: Record<string, unknown>): Promise<number> {
+  const stackFile = stackPath(file);
+  const config = loadStack(stackFile);
+  let running;
+  try {
+    running = await startStack(config, {
+      ...(o.port !== undefined ? { port: int('port', o.port, 0) } : {}),
+      host: String(o.host),
+      ...(typeof o.usageDb === 'string' ? { usageDbPath: o.usageDb } : {}),
+      timeScale: num('time-scale', o.timeScale, 0.001),
+    });
+  } catch (e) {
+    if (e instanceof SimConfigError) throw new UsageError('FG_SIM_CONFIG', e.message);
+    throw e;
+  }
+  process.stdout.write(`floodgate stack "${config.name}" (${path.relative(process.cwd(), stackFile) || stackFile}): gateway ${running.url}\n`);
+  for (const w of running.workers) process.stdout.write(`  worker ${w.name}  ${w.url}\n`);
+  for (const k of running.devKeys) process.stdout.write(`  dev key for tenant ${k.tenant}: ${k.key}\n`);
+  process.stdout.write('Ctrl-C to stop\n');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await running.close();
+  return ExitCode.OK;
 }
 
 async function runWorkers(o: Record<string, unknown>): Promise<number> {

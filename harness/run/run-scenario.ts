@@ -14,7 +14,7 @@ import { endpointUrl, type RequestTemplate } from '../engine/request-template.ts
 import { buildSummary, SATURATED_ELU, type Summary } from '../metrics/summary.ts';
 import { evaluateThresholds, parseThreshold, type Threshold } from '../gate/threshold.ts';
 import { RunFolder, defaultRunDir } from '../report/run-folder.ts';
-import { ExitCode, UsageError } from '../errors.ts';
+import { ExitCode, RunError, UsageError } from '../errors.ts';
 import type { RequestRecord } from '../metrics/request-record.ts';
 import type { Scenario, TargetConfig } from '../scenario/scenario-types.ts';
 import { startEmbeddedStack } from './embedded-stack.ts';
@@ -60,11 +60,11 @@ export function harnessVersion(): string {
 export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Promise<RunOutcome> {
   const url = scenario.target.url;
   if (url !== undefined) return runAgainst(scenario, { ...scenario.target, url }, false, opts);
-  // No target: start the embedded stack (a simulated vLLM worker in a child process), run, stop it.
-  const stack = await startEmbeddedStack({ servedModelName: scenario.target.model });
+  // No target: start the embedded stack (gateway + simulated vLLM workers in a child process), run, stop it.
+  const stack = await startEmbeddedStack();
   opts.onEmbedded?.(stack.description, stack.url);
   try {
-    return await runAgainst(scenario, { ...scenario.target, url: stack.url }, true, opts);
+    return await runAgainst(scenario, { ...scenario.target, url: stack.url, apiKey: scenario.target.apiKey ?? stack.apiKey }, true, opts);
   } finally {
     await stack.stop();
   }
@@ -84,6 +84,9 @@ async function runAgainst(original: Scenario, target: TargetConfig & { url: stri
   let calibration;
   try {
     const probe = await probeTarget(target, probeAgent);
+    if (embedded && probe.modelListed === false) {
+      throw new RunError('FG_EMBEDDED_MODEL_UNKNOWN', `the embedded stack serves ${probe.models!.join(', ')}; the scenario asks for "${target.model}" (set target.model, or --model); nothing was sent`);
+    }
     probe.warnings.forEach(warn);
     calibration = await calibratePrompts(target, probeAgent, scenario.seed);
   } finally {

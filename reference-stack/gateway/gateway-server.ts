@@ -635,6 +635,42 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         await completions(req, res, c, path === '/v1/chat/completions');
         return;
       }
+      if (req.method === 'POST' && (path === '/tokenize' || path === '/detokenize')) {
+        // vLLM's tokenizer endpoints, forwarded to a healthy worker of the requested model, so
+        // that clients (the harness among them) can size prompts exactly through the gateway.
+        const { tenant } = authenticate(req);
+        let body: Record<string, unknown>;
+        try {
+          body = JSON.parse((await readBody(req)).toString('utf8')) as Record<string, unknown>;
+        } catch (err) {
+          if (err instanceof GatewayError) throw err;
+          throw new GatewayError(400, 'invalid_json', 'the request body is not valid JSON');
+        }
+        const model = typeof body.model === 'string' ? modelByName.get(body.model) : undefined;
+        if (model === undefined) throw new GatewayError(404, 'model_not_found', `The model \`${String(body.model)}\` does not exist.`);
+        if (!allowed(tenant.config, model)) throw new GatewayError(403, 'model_not_allowed', `tenant "${tenant.config.name}" may not use model "${model.name}"`);
+        const worker = model.workers.map((w) => pool.get(w)).find((w) => w !== undefined && w.health === 'healthy');
+        if (worker === undefined) throw new GatewayError(503, 'no_worker', `no healthy worker serves "${model.name}"`);
+        const up = await undiciRequest(`${worker.url.replace(/\/v1\/?$/, '')}${path}`, {
+          method: 'POST',
+          dispatcher: agent,
+          headers: { 'content-type': 'application/json', 'x-request-id': c.id },
+          body: JSON.stringify({ ...body, model: model.name }),
+        });
+        let text = await up.body.text();
+        // The context length clients may use is the gateway's, not the worker's.
+        if (up.statusCode === 200 && path === '/tokenize') {
+          try {
+            const j = JSON.parse(text) as Record<string, unknown>;
+            if (typeof j.max_model_len === 'number') text = JSON.stringify({ ...j, max_model_len: Math.min(j.max_model_len, model.contextLength) });
+          } catch {
+            // pass the worker's answer through as it is
+          }
+        }
+        c.servedBy = worker.name;
+        c.servedModel = model.name;
+        return sendJson(res, c, up.statusCode, text);
+      }
       if (req.method === 'GET' && path === '/health') return sendJson(res, c, 200, '{"status":"ok"}');
       if (req.method === 'GET' && path === '/ready') {
         const notReady = stack.models.filter((m) => !m.workers.some((w) => pool.get(w)?.health === 'healthy')).map((m) => m.name);

@@ -106,11 +106,14 @@ load:
   assert.equal(srv.requestCount(), before);
 });
 
-test('run: with no target url, the embedded stack (a simulated vLLM worker) is started, used and stopped', async () => {
+test('run: with no target url, the embedded stack (gateway + simulated vLLM workers) is started, used and stopped', async () => {
+  const bad = await harness(['run', writeScenario('embedded-unknown-model'), '--out', path.join(tmp, 'out-embedded-bad')]);
+  assert.equal(bad.code, 3);
+  assert.match(bad.stderr, /FG_EMBEDDED_MODEL_UNKNOWN.*llama-3\.1-8b/);
   const f = writeScenario('embedded');
-  const r = await harness(['run', f, '--out', path.join(tmp, 'out-embedded'), '--allow-saturated']);
+  const r = await harness(['run', f, '--model', 'llama-3.1-8b', '--out', path.join(tmp, 'out-embedded'), '--allow-saturated']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /embedded stack: simulated vLLM/);
+  assert.match(r.stderr, /embedded stack: reference stack "default": gateway \+ 3 simulated vLLM workers/);
   const s = JSON.parse(fs.readFileSync(path.join(tmp, 'out-embedded', 'summary.json'), 'utf8'));
   assert.equal(s.target.embedded, true);
   assert.equal(s.requests.ok, 5);

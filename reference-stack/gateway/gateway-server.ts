@@ -15,7 +15,11 @@
  *   dispatches the next queued request of the models that worker serves.
  * - A dead worker never hangs a request: connect timeout, first-byte (headers) timeout, total
  *   timeout, all from the stack's gateway.timeouts.
- * - Prompts and completions never reach the ledger, the metrics or logs.
+ * - Prompts and completions never reach the ledger, the metrics or logs. prefix_affinity's
+ *   prefix key is a hash of the prompt's first words, used for routing only: never logged or stored.
+ * - At start, each tenant's budget spend for the current UTC day and month is restored from the
+ *   ledger, so a restart does not reset budgets; the ledger is pruned to gateway.usage.retention
+ *   at start and hourly.
  */
 import http from 'node:http';
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
@@ -27,8 +31,9 @@ import { AdmissionQueue, effectivePriority } from './admission-queue.ts';
 import { WorkerPool, type WorkerState } from './worker-pool.ts';
 import { HealthChecker } from './health-checker.ts';
 import { createRouter, type Router } from './router.ts';
-import { cost as priceOf, createTenantLimiters, utcDayStartMs, utcMonthStartMs, type Reservation, type TenantLimiter } from './limits.ts';
+import { cost as priceOf, createTenantLimiters, utcDayStartMs, utcMonthStartMs, utcNextMonthStartMs, type Reservation, type TenantLimiter } from './limits.ts';
 import { UsageLedger, keyIdFromHash } from './usage-ledger.ts';
+import { formatAccessLog, type AccessLogEntry } from './request-log.ts';
 
 export interface GatewayOptions {
   stack: StackConfig;
@@ -41,6 +46,8 @@ export interface GatewayOptions {
   usageDbPath?: string;
   /** Wall clock, epoch ms (limits, budgets, ledger). Default Date.now. */
   now?: () => number;
+  /** Access log: one JSON line per completions request ({@link formatAccessLog}). Default none. */
+  log?: NodeJS.WritableStream;
 }
 
 export interface Gateway {
@@ -85,6 +92,7 @@ function errorJson(status: number, code: string, message: string, param: string 
 /** One request waiting in a model's queue for a worker slot. */
 interface Waiter {
   excluded: ReadonlySet<string>;
+  prefixKey: string | undefined;
   resolve: (w: { worker: WorkerState; release: () => void }) => void;
   reject: (e: GatewayError) => void;
   timer: NodeJS.Timeout;
@@ -100,6 +108,15 @@ interface Tenant {
 function estimateTokens(text: string): number {
   const words = text.split(/\s+/).filter((w) => w.length > 0).length;
   return Math.max(1, Math.ceil((words * 4) / 3));
+}
+
+/**
+ * prefix_affinity's routing key: sha1 of the prompt's first `prefixTokens` whitespace-separated
+ * words (words stand in for tokens). Requests sharing a long system prompt share the key.
+ */
+function promptPrefixKey(text: string, prefixTokens: number): string {
+  const words = text.split(/\s+/).filter((w) => w.length > 0).slice(0, prefixTokens);
+  return createHash('sha1').update(words.join(' ')).digest('hex');
 }
 
 function promptText(body: Record<string, unknown>, chat: boolean): string {
@@ -186,8 +203,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   for (const m of stack.models) queues.set(m.name, new AdmissionQueue<Waiter>({ maxDepth: g.queue.maxDepth, timeoutMs: g.queue.timeoutMs }));
 
   /** A slot on a worker of `m` not in `excluded`, now, or undefined. */
-  const tryPick = (m: ModelConfig, excluded: ReadonlySet<string>): { worker: WorkerState; release: () => void } | undefined => {
-    const w = router.pick(pool.available(m.workers), { excluded });
+  const tryPick = (m: ModelConfig, excluded: ReadonlySet<string>, prefixKey: string | undefined): { worker: WorkerState; release: () => void } | undefined => {
+    const w = router.pick(pool.available(m.workers), prefixKey === undefined ? { excluded } : { excluded, promptPrefixKey: prefixKey });
     if (w === undefined) return undefined;
     const rel = pool.acquire(w.name);
     let done = false;
@@ -206,7 +223,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   function dispatch(m: ModelConfig): void {
     const q = queues.get(m.name)!;
     for (let head = q.peek(); head !== undefined; head = q.peek()) {
-      const slot = tryPick(m, head.payload.excluded);
+      const slot = tryPick(m, head.payload.excluded, head.payload.prefixKey);
       if (slot === undefined) return;
       q.dequeue();
       clearTimeout(head.payload.timer);
@@ -221,6 +238,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     tenant: TenantConfig,
     priority: number,
     excluded: ReadonlySet<string>,
+    prefixKey: string | undefined,
     signal: AbortSignal,
   ): Promise<{ worker: WorkerState; release: () => void }> => {
     const q = queues.get(m.name)!;
@@ -229,7 +247,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       return Promise.reject(new GatewayError(502, 'no_worker', `no other healthy worker of model '${m.name}' to retry on`));
     }
     if (q.depth === 0) {
-      const slot = tryPick(m, excluded);
+      const slot = tryPick(m, excluded, prefixKey);
       if (slot !== undefined) return Promise.resolve(slot);
     }
     return new Promise((resolve, reject) => {
@@ -241,6 +259,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       };
       const waiter: Waiter = {
         excluded,
+        prefixKey,
         resolve: (s) => {
           signal.removeEventListener('abort', onAbort);
           resolve(s);
@@ -310,6 +329,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const ledger = UsageLedger.open(options.usageDbPath ?? g.usage.dbPath);
   const flushTimer = setInterval(() => ledger.flush(), 1000);
   flushTimer.unref();
+  {
+    // Budgets survive a restart: spend already recorded this UTC day and month counts again.
+    // Restored before pruning, so a retention shorter than a month still restores the month.
+    const t = now();
+    const dayStart = utcDayStartMs(t);
+    for (const x of tenants) {
+      const day = ledger.spend(x.config.name, dayStart, dayStart + 86_400_000);
+      const month = ledger.spend(x.config.name, utcMonthStartMs(t), utcNextMonthStartMs(t));
+      x.limiter.restoreSpend(t, { day, month });
+    }
+  }
+  ledger.prune(now(), g.usage.retentionDays);
+  const pruneTimer = setInterval(() => ledger.prune(now(), g.usage.retentionDays), 3_600_000);
+  pruneTimer.unref();
 
   // --- helpers ----------------------------------------------------------------------------------
   const authenticate = (req: http.IncomingMessage): { tenant: Tenant; keyHash: string } => {
@@ -358,6 +391,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     upstreamMs: number;
     servedBy: string;
     servedModel: string;
+    /** Access-log fields the completions path fills in (completions requests only). */
+    access?: Partial<AccessLogEntry>;
   }
 
   const baseHeaders = (c: Ctx): Record<string, string> => ({
@@ -382,6 +417,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const completions = async (req: http.IncomingMessage, res: http.ServerResponse, c: Ctx, chat: boolean): Promise<void> => {
     const { tenant, keyHash } = authenticate(req);
     const tsMs = now();
+    let prefixKey: string | undefined;
     let status = 500;
     let errorCode: string | null = null;
     let requestedModel = '';
@@ -415,7 +451,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const stream = body.stream === true;
       const so = body.stream_options as { include_usage?: unknown } | undefined;
       const clientWantsUsage = stream && so?.include_usage === true;
-      promptTokens = estimateTokens(promptText(body, chat));
+      const text = promptText(body, chat);
+      promptTokens = estimateTokens(text);
+      if (g.routing === 'prefix_affinity') prefixKey = promptPrefixKey(text, g.prefixAffinity.prefixTokens);
       const mt = body.max_completion_tokens ?? body.max_tokens;
       const maxTokens = typeof mt === 'number' && mt > 0 ? Math.floor(mt) : chat ? Math.max(1, model.contextLength - promptTokens) : 16;
       const nowMs = now();
@@ -449,7 +487,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         let slot: { worker: WorkerState; release: () => void };
         try {
           const tq = performance.now();
-          slot = await acquire(model, `${c.id}#${chainIdx}.${attempt}`, tenant.config, priority, excluded, abort.signal);
+          slot = await acquire(model, `${c.id}#${chainIdx}.${attempt}`, tenant.config, priority, excluded, prefixKey, abort.signal);
           if (firstSlot) {
             firstSlot = false;
             c.queueMs = performance.now() - tQueue;
@@ -599,6 +637,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         else tenant.limiter.release(reservation);
       }
       const e2eMs = performance.now() - c.t0;
+      c.access = {
+        ...c.access,
+        tenant: tenant.config.name,
+        keyId: keyIdFromHash(keyHash),
+        model: requestedModel === '' ? null : requestedModel,
+        status,
+        errorCode,
+        ttftMs,
+        promptTokens: usageKnown ? promptTokens : 0,
+        completionTokens: usageKnown ? completionTokens : 0,
+        retries,
+        fallback: fellBack,
+      };
       requestsTotal.inc({ tenant: tenant.config.name, model: requestedModel || 'unknown', status: String(status) });
       if (requestedModel !== '') {
         e2e.observe({ model: requestedModel }, e2eMs / 1000);
@@ -632,6 +683,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const path = (req.url ?? '/').split('?')[0]!;
     try {
       if (req.method === 'POST' && (path === '/v1/chat/completions' || path === '/v1/completions')) {
+        c.access = { timeMs: now() };
         await completions(req, res, c, path === '/v1/chat/completions');
         return;
       }
@@ -699,7 +751,37 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       throw new GatewayError(404, 'not_found', `no route for ${req.method ?? '?'} ${path}`);
     } catch (err) {
       const e = err instanceof GatewayError ? err : new GatewayError(500, 'internal_error', `gateway error: ${(err as Error).message}`);
+      if (c.access !== undefined && c.access.status === undefined) c.access = { ...c.access, status: e.status, errorCode: e.code };
       sendError(res, c, e);
+    } finally {
+      if (c.access !== undefined && options.log !== undefined) writeAccessLog(options.log, c, c.access);
+    }
+  };
+
+  const writeAccessLog = (log: NodeJS.WritableStream, c: Ctx, a: Partial<AccessLogEntry>): void => {
+    const served = c.servedBy !== 'gateway';
+    const line = formatAccessLog({
+      timeMs: a.timeMs ?? now(),
+      requestId: c.id,
+      tenant: a.tenant ?? null,
+      keyId: a.keyId ?? null,
+      model: a.model ?? null,
+      servedModel: served ? c.servedModel : null,
+      servedBy: served ? c.servedBy : null,
+      status: a.status ?? 500,
+      errorCode: a.errorCode ?? null,
+      queueMs: c.queueMs,
+      ttftMs: a.ttftMs ?? null,
+      e2eMs: performance.now() - c.t0,
+      promptTokens: a.promptTokens ?? 0,
+      completionTokens: a.completionTokens ?? 0,
+      retries: a.retries ?? 0,
+      fallback: a.fallback ?? false,
+    });
+    try {
+      log.write(line);
+    } catch {
+      // The access log is best effort: a broken log stream never fails a request.
     }
   };
 
@@ -724,6 +806,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     close() {
       closed ??= (async () => {
         clearInterval(flushTimer);
+        clearInterval(pruneTimer);
         await checker.stop();
         await new Promise<void>((r) => {
           server.close(() => r());

@@ -32,6 +32,7 @@ export function registerStackCommands(program: Command, setCode: (c: number) => 
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--usage-db <path>', "usage ledger file (default: the stack's; :memory: keeps none)")
     .option('--time-scale <x>', 'make every simulated GPU x times faster', '1')
+    .option('--access-log', "the gateway's JSON access log on stdout (one line per request; never prompts or completions)")
     .action(async (file: string | undefined, o: Record<string, unknown>) => {
       try {
         setCode(await runStackUp(file, o));
@@ -175,6 +176,7 @@ async function runStackUp(file: string | undefined, o: Record<string, unknown>):
       host: String(o.host),
       ...(typeof o.usageDb === 'string' ? { usageDbPath: o.usageDb } : {}),
       timeScale: num('time-scale', o.timeScale, 0.001),
+      ...(o.accessLog ? { log: process.stdout } : {}),
     });
   } catch (e) {
     if (e instanceof SimConfigError) throw new UsageError('FG_SIM_CONFIG', e.message);

@@ -36,6 +36,8 @@ export interface StartStackOptions {
   usageDbPath?: string;
   /** Multiply every simulated worker's time_scale (tests). */
   timeScale?: number;
+  /** Where the gateway writes its JSON access log (one line per request; never content). */
+  log?: NodeJS.WritableStream;
 }
 
 export async function startStack(stack: StackConfig, o: StartStackOptions = {}): Promise<RunningStack> {
@@ -59,6 +61,7 @@ export async function startStack(stack: StackConfig, o: StartStackOptions = {}):
       ...(o.port !== undefined ? { port: o.port } : {}),
       ...(o.host !== undefined ? { host: o.host } : {}),
       ...(o.usageDbPath !== undefined ? { usageDbPath: o.usageDbPath } : {}),
+      ...(o.log !== undefined ? { log: o.log } : {}),
     });
   } catch (e) {
     await Promise.all(sims.map((s) => s.close()));

@@ -1,7 +1,7 @@
 /**
  * sendRequest's timings against a scripted server that records the true emission time of every
  * write: structure exactly (ITL entries per token, tokenSource, TPOT formula), values within
- * 25 ms of the truth and never before it (the client cannot see a chunk before it was written).
+ * 60 ms of the truth (a loaded CI machine) and never before it (the client cannot see a chunk before it was written).
  */
 
 import { after, before, describe, it } from 'node:test';
@@ -19,7 +19,9 @@ import {
 } from '../fixtures/servers/scripted-sse-server.ts';
 
 /** Accuracy bound: client time - true emission time, in ms. */
-const SLACK_MS = 25;
+// Generous for a loaded 2-core CI machine, where another test process may hold a core for tens
+// of ms; typical errors are under 2 ms (see the client-accuracy benchmark).
+const SLACK_MS = 60;
 /** Causality: the client's time may precede the truth by at most this (clock read order). */
 const CAUSALITY_MS = 1;
 

@@ -239,6 +239,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     priority: number,
     excluded: ReadonlySet<string>,
     prefixKey: string | undefined,
+    /** Fair-share cost of the request: its reserved tokens (prompt + max_tokens). */
+    cost: number,
     signal: AbortSignal,
   ): Promise<{ worker: WorkerState; release: () => void }> => {
     const q = queues.get(m.name)!;
@@ -276,7 +278,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         }, g.queue.timeoutMs),
       };
       waiter.timer.unref();
-      const r = q.enqueue({ id, tenant: tenant.name, weight: tenant.weight, priority, cost: 1, payload: waiter });
+      const r = q.enqueue({ id, tenant: tenant.name, weight: tenant.weight, priority, cost: Math.max(1, cost), payload: waiter });
       if (!r.ok) {
         clearTimeout(waiter.timer);
         reject(new GatewayError(429, 'queue_full', `the queue of model '${m.name}' is full (${g.queue.maxDepth} waiting)`, null, Math.ceil(r.retryAfterMs / 1000)));
@@ -487,7 +489,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         let slot: { worker: WorkerState; release: () => void };
         try {
           const tq = performance.now();
-          slot = await acquire(model, `${c.id}#${chainIdx}.${attempt}`, tenant.config, priority, excluded, prefixKey, abort.signal);
+          slot = await acquire(model, `${c.id}#${chainIdx}.${attempt}`, tenant.config, priority, excluded, prefixKey, promptTokens + maxTokens, abort.signal);
           if (firstSlot) {
             firstSlot = false;
             c.queueMs = performance.now() - tQueue;

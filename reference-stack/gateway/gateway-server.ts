@@ -465,6 +465,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         throw new GatewayError(429, adm.code, adm.message, null, Math.ceil(adm.retryAfterMs / 1000));
       }
       reservation = adm.reservation;
+      if (body.priority !== undefined && body.priority !== null && (typeof body.priority !== 'number' || !Number.isInteger(body.priority))) {
+        throw new GatewayError(400, 'invalid_priority', `priority must be an integer class (0 is served first, 9 last), got ${JSON.stringify(body.priority)}`, 'priority');
+      }
       const priority = effectivePriority(typeof body.priority === 'number' ? body.priority : undefined, tenant.config);
       // The gateway owns priority; vLLM refuses it unless started with priority scheduling.
       delete body.priority;

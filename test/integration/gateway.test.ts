@@ -148,6 +148,20 @@ describe('gateway', () => {
     assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'invalid_json');
   });
 
+  it('answers 400 invalid_priority for a priority that is not an integer class', async () => {
+    for (const priority of ['0', 1.5, true]) {
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer fg-dev-pro', 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'llama-3.1-8b', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2, priority }),
+      });
+      assert.equal(res.status, 400, `priority ${JSON.stringify(priority)}`);
+      const body = (await res.json()) as { error: { code: string; param: string } };
+      assert.equal(body.error.code, 'invalid_priority');
+      assert.equal(body.error.param, 'priority');
+    }
+  });
+
   it('lists only the models the tenant may use', async () => {
     const freeModels = (await client(gw, 'fg-dev-free').models.list()).data.map((m) => m.id);
     assert.deepEqual(freeModels, ['llama-3.1-8b']);

@@ -45,3 +45,14 @@ test('docs/errors.md documents no code that no longer exists', () => {
   const stale = [...doc.matchAll(/`(FG_[A-Z0-9_]+)`/g)].map((m) => m[1]!).filter((c) => !source.includes(c));
   assert.deepEqual(stale, []);
 });
+
+test('every error code the gateway can answer with is documented', () => {
+  const src = ['gateway-server.ts', 'limits.ts'].map((f) => fs.readFileSync(path.join(root, 'reference-stack/gateway', f), 'utf8')).join('\n');
+  const codes = new Set<string>();
+  for (const m of src.matchAll(/GatewayError\(\s*[^,]+,\s*'([a-z_]+)'/g)) codes.add(m[1]!);
+  for (const m of src.matchAll(/code: '([a-z_]+)'/g)) codes.add(m[1]!);
+  for (const m of src.matchAll(/'(upstream_[a-z_]+|invalid_request|oom|engine_dead|context_length)'/g)) codes.add(m[1]!);
+  assert.ok(codes.size >= 20, `found ${codes.size} gateway codes`);
+  const missing = [...codes].filter((c) => !documented(c));
+  assert.deepEqual(missing, []);
+});

@@ -10,13 +10,12 @@
 
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
 import type { Scenario } from './scenario-types.ts';
-import { applyEnvReferences, maskEnvReferences } from './env-interpolation.ts';
 import { applyOverrides } from './scenario-overrides.ts';
 import { readScenario } from './scenario-schema.ts';
-import { NodeReader } from './yaml-node-reader.ts';
+import { openYamlDocument } from './yaml-document.ts';
+import { deepFreeze } from '../util/deep-freeze.ts';
 
 /** Options of loadScenario / parseScenario. */
 export interface LoadOptions {
@@ -66,38 +65,10 @@ export function loadScenario(path: string, options: LoadOptions = {}): Scenario 
 export function parseScenario(text: string, file: string, options: LoadOptions = {}): Scenario {
   const env = options.env ?? process.env;
   const baseDir = options.baseDir ?? dirname(file);
-  const masked = maskEnvReferences(text, env);
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(masked.text, { lineCounter, prettyErrors: false });
-  const r = new NodeReader(file, lineCounter, doc);
-
-  if (doc.errors.length > 0) {
-    for (const err of doc.errors) {
-      const at = lineCounter.linePos(err.pos[0]);
-      r.report('FG_SCENARIO_YAML_SYNTAX', { file, line: at.line, col: at.col }, '', yamlMessage(err.message), {
-        allowed: 'valid YAML (quote values that contain ": ", " #", or start with a special character)',
-      });
-    }
-    throw new ConfigError(r.issues);
-  }
-
-  applyEnvReferences(doc, r, masked.slots);
+  const { doc, reader: r } = openYamlDocument(text, file, env, 'FG_SCENARIO_YAML_SYNTAX');
   if (options.overrides && doc.contents !== null) applyOverrides(doc, r, options.overrides);
   const scenario = readScenario(r, doc.contents, { file, baseDir });
   if (r.issues.length > 0 || !scenario) throw new ConfigError(r.issues);
   return deepFreeze(scenario);
 }
 
-/** The parser's message without its trailing source excerpt, on one line. */
-function yamlMessage(message: string): string {
-  return message.split('\n')[0]!.replace(/\uFDD0\uFDD1*/g, '${...}');
-}
-
-/** Freeze an object graph so a validated config can never change afterwards. */
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
-}

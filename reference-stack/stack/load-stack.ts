@@ -14,9 +14,8 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, isMap, type YAMLSeq } from 'yaml';
+import { isMap, type YAMLSeq } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../../harness/errors.ts';
-import { applyEnvReferences, maskEnvReferences } from '../../harness/scenario/env-interpolation.ts';
 import { childPath, describe, MapView, scalarValue, NodeReader } from '../../harness/scenario/yaml-node-reader.ts';
 import { nearest } from '../../harness/util/did-you-mean.ts';
 import { GPUS, getGpu } from '../worker-sim/gpu-catalog.ts';
@@ -24,6 +23,8 @@ import { MODELS, getModel } from '../worker-sim/model-catalog.ts';
 import { KV_CACHE_DTYPES, WEIGHT_QUANTS } from '../worker-sim/quantization.ts';
 import { resolveConfig, SimConfigError, type SimEngineConfig, type SimEngineOptions } from '../worker-sim/sim-engine.ts';
 import type { FaultConfig } from '../worker-sim/fault-injection.ts';
+import { openYamlDocument } from '../../harness/scenario/yaml-document.ts';
+import { deepFreeze } from '../../harness/util/deep-freeze.ts';
 import type {
   GatewayConfig,
   ModelConfig,
@@ -127,21 +128,7 @@ export function loadStack(path: string, options: StackLoadOptions = {}): StackCo
  */
 export function parseStack(text: string, file: string, options: StackLoadOptions = {}): StackConfig {
   const env = options.env ?? process.env;
-  const masked = maskEnvReferences(text, env);
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(masked.text, { lineCounter, prettyErrors: false });
-  const r = new NodeReader(file, lineCounter, doc);
-
-  if (doc.errors.length > 0) {
-    for (const err of doc.errors) {
-      const at = lineCounter.linePos(err.pos[0]);
-      r.report('FG_STACK_YAML_SYNTAX', { file, line: at.line, col: at.col }, '', err.message.split('\n')[0]!.replace(/\uFDD0\uFDD1*/g, '${...}'), {
-        allowed: 'valid YAML (quote values that contain ": ", " #", or start with a special character)',
-      });
-    }
-    throw new ConfigError(stackIssues(r.issues));
-  }
-  applyEnvReferences(doc, r, masked.slots);
+  const { doc, reader: r } = openYamlDocument(text, file, env, 'FG_STACK_YAML_SYNTAX', stackIssues);
   const stack = readStack(r, doc.contents, file);
   if (r.issues.length > 0 || !stack) throw new ConfigError(stackIssues(r.issues));
   return deepFreeze(stack);
@@ -806,11 +793,3 @@ function abbreviate(s: string): string {
   return s.length > 20 ? `${s.slice(0, 12)}...(${s.length} chars)` : s;
 }
 
-/** Freeze an object graph so a validated config can never change afterwards. */
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
-}

@@ -14,7 +14,8 @@
  */
 import { nearest } from '../../harness/util/did-you-mean.ts';
 import type { GpuArch, GpuSpec } from './sim-types.ts';
-import { deepFreeze, positiveNumber, show, stringField } from './spec-fields.ts';
+import { positiveNumber, show, stringField } from './spec-fields.ts';
+import { deepFreeze } from '../../harness/util/deep-freeze.ts';
 
 const CAL = 'CALIBRATION.md GPUs table';
 

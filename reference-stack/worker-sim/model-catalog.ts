@@ -10,7 +10,8 @@
  */
 import { nearest } from '../../harness/util/did-you-mean.ts';
 import type { ModelSpec } from './sim-types.ts';
-import { deepFreeze, show, stringField } from './spec-fields.ts';
+import { show, stringField } from './spec-fields.ts';
+import { deepFreeze } from '../../harness/util/deep-freeze.ts';
 
 const CAL = 'CALIBRATION.md Models table';
 

@@ -36,12 +36,3 @@ export function positiveNumber(o: Record<string, unknown>, k: string, required: 
   }
   return v;
 }
-
-/** Freeze a catalogue: the map, each entry, and each entry's nested objects. */
-export function deepFreeze<T extends Record<string, object>>(o: T): T {
-  for (const v of Object.values(o)) {
-    for (const inner of Object.values(v)) if (inner && typeof inner === 'object') Object.freeze(inner);
-    Object.freeze(v);
-  }
-  return Object.freeze(o);
-}

@@ -4,6 +4,7 @@
  */
 const benches: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   'client-accuracy': () => import('./client-accuracy/run.ts'),
+  'gateway-overhead': () => import('./gateway-overhead/run.ts'),
   'sim-calibration': () => import('./sim-calibration/run.ts'),
   'sim-scale': () => import('./sim-scale/run.ts'),
 };

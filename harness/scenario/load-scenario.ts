@@ -8,13 +8,12 @@
  * other; nothing is returned half-valid.
  */
 
-import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ConfigError, type ConfigIssue } from '../errors.ts';
+import { ConfigError } from '../errors.ts';
 import type { Scenario } from './scenario-types.ts';
 import { applyOverrides } from './scenario-overrides.ts';
 import { readScenario } from './scenario-schema.ts';
-import { openYamlDocument } from './yaml-document.ts';
+import { openYamlDocument, readConfigFile } from './yaml-document.ts';
 import { deepFreeze } from '../util/deep-freeze.ts';
 
 /** Options of loadScenario / parseScenario. */
@@ -36,24 +35,7 @@ export interface LoadOptions {
  * @throws ConfigError with every issue (FG_SCENARIO_NOT_FOUND when the file cannot be read).
  */
 export function loadScenario(path: string, options: LoadOptions = {}): Scenario {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'ENOENT' ? 'does not exist' : e.code === 'EISDIR' ? 'is a directory' : `cannot be read (${e.message})`;
-    const issue: ConfigIssue = {
-      code: 'FG_SCENARIO_NOT_FOUND',
-      file: path,
-      line: 0,
-      col: 0,
-      path: '',
-      message: `scenario file "${path}" ${why}`,
-      value: path,
-      allowed: 'a readable scenario YAML file',
-    };
-    throw new ConfigError([issue]);
-  }
+  const text = readConfigFile(path, 'FG_SCENARIO_NOT_FOUND', 'scenario');
   return parseScenario(text, path, options);
 }
 

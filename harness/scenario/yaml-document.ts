@@ -3,6 +3,7 @@
  * references masked so they survive YAML's syntax, the document parsed with positions, every
  * syntax error reported at once (nothing else is checked then), and the references put back.
  */
+import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
 import { applyEnvReferences, maskEnvReferences } from './env-interpolation.ts';
@@ -46,4 +47,20 @@ export function openYamlDocument(
 /** The parser's message without its trailing source excerpt, on one line. */
 function yamlMessage(message: string): string {
   return message.split('\n')[0]!.replace(/\uFDD0\uFDD1*/g, '${...}');
+}
+
+/**
+ * The text of a configuration file; an unreadable one is a ConfigError with `notFoundCode`
+ * saying why (missing, a directory, or the system's reason). `what` names the kind of file.
+ */
+export function readConfigFile(path: string, notFoundCode: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOENT' ? 'does not exist' : e.code === 'EISDIR' ? 'is a directory' : `cannot be read (${e.message})`;
+    throw new ConfigError([
+      { code: notFoundCode, file: path, line: 0, col: 0, path: '', message: `${what} file "${path}" ${why}`, value: path, allowed: `a readable ${what} YAML file` },
+    ]);
+  }
 }

@@ -13,7 +13,6 @@
  * issue at that worker's `sim`, found at load time instead of at `stack up`.
  */
 
-import { readFileSync } from 'node:fs';
 import { isMap, type YAMLSeq } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../../harness/errors.ts';
 import { childPath, describe, MapView, scalarValue, NodeReader } from '../../harness/scenario/yaml-node-reader.ts';
@@ -23,7 +22,7 @@ import { MODELS, getModel } from '../worker-sim/model-catalog.ts';
 import { KV_CACHE_DTYPES, WEIGHT_QUANTS } from '../worker-sim/quantization.ts';
 import { resolveConfig, SimConfigError, type SimEngineConfig, type SimEngineOptions } from '../worker-sim/sim-engine.ts';
 import type { FaultConfig } from '../worker-sim/fault-injection.ts';
-import { openYamlDocument } from '../../harness/scenario/yaml-document.ts';
+import { openYamlDocument, readConfigFile } from '../../harness/scenario/yaml-document.ts';
 import { deepFreeze } from '../../harness/util/deep-freeze.ts';
 import type {
   GatewayConfig,
@@ -102,23 +101,7 @@ const BYTE_FACTOR: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, G
  * @throws ConfigError with every issue (FG_STACK_NOT_FOUND when the file cannot be read).
  */
 export function loadStack(path: string, options: StackLoadOptions = {}): StackConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'ENOENT' ? 'does not exist' : e.code === 'EISDIR' ? 'is a directory' : `cannot be read (${e.message})`;
-    throw new ConfigError([{
-      code: 'FG_STACK_NOT_FOUND',
-      file: path,
-      line: 0,
-      col: 0,
-      path: '',
-      message: `stack file "${path}" ${why}`,
-      value: path,
-      allowed: 'a readable stack YAML file',
-    }]);
-  }
+  const text = readConfigFile(path, 'FG_STACK_NOT_FOUND', 'stack');
   return parseStack(text, path, options);
 }
 
@@ -410,17 +393,23 @@ function readModel(m: MapView): ModelRead {
 
 // --- workers ---------------------------------------------------------------------------------
 
+/** An entry's `name`: required, letters, digits, ".", "_" and "-" only (`kind` names the entry). */
+function readEntryName(m: MapView, kind: string): Named | undefined {
+  const r = m.r;
+  const nameNode = m.need('name', NAME_ALLOWED);
+  const nameText = nameNode && r.str(nameNode, m.pathOf('name'));
+  if (nameText === undefined) return undefined;
+  if (!NAME.test(nameText)) {
+    r.report('FG_STACK_BAD_VALUE', nameNode, m.pathOf('name'), `${kind} name ${JSON.stringify(nameText)} has characters other than letters, digits, ".", "_" and "-"`, { value: nameText, allowed: NAME_ALLOWED });
+    return undefined;
+  }
+  return { name: nameText, node: nameNode, path: m.pathOf('name') };
+}
+
 function readWorker(m: MapView): WorkerRead {
   const r = m.r;
   m.checkKeys(WORKER_KEYS);
-  const nameNode = m.need('name', NAME_ALLOWED);
-  const nameText = nameNode && r.str(nameNode, m.pathOf('name'));
-  let name: Named | undefined;
-  if (nameText !== undefined && !NAME.test(nameText)) {
-    r.report('FG_STACK_BAD_VALUE', nameNode, m.pathOf('name'), `worker name ${JSON.stringify(nameText)} has characters other than letters, digits, ".", "_" and "-"`, { value: nameText, allowed: NAME_ALLOWED });
-  } else if (nameText !== undefined) {
-    name = { name: nameText, node: nameNode, path: m.pathOf('name') };
-  }
+  const name = readEntryName(m, 'worker');
   const maxInFlight = m.num('max_in_flight', { integer: true, min: 1 });
   const hasSim = m.has('sim');
   const hasUrl = m.has('url');
@@ -707,14 +696,7 @@ function readTenant(m: MapView): TenantRead {
   const r = m.r;
   const before = r.issues.length;
   m.checkKeys(TENANT_KEYS);
-  const nameNode = m.need('name', NAME_ALLOWED);
-  const nameText = nameNode && r.str(nameNode, m.pathOf('name'));
-  let name: Named | undefined;
-  if (nameText !== undefined && !NAME.test(nameText)) {
-    r.report('FG_STACK_BAD_VALUE', nameNode, m.pathOf('name'), `tenant name ${JSON.stringify(nameText)} has characters other than letters, digits, ".", "_" and "-"`, { value: nameText, allowed: NAME_ALLOWED });
-  } else if (nameText !== undefined) {
-    name = { name: nameText, node: nameNode, path: m.pathOf('name') };
-  }
+  const name = readEntryName(m, 'tenant');
 
   const hashes: Named[] = [];
   const hashRefs = readNames(m, 'api_key_hashes', true);

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { loadScenario, parseScenario, type LoadOptions } from '../../harness/scenario/load-scenario.ts';
 import { SCENARIO_ERROR_CODES } from '../../harness/scenario/scenario-error-codes.ts';
 import { fitLognormal } from '../../harness/workload/lognormal-fit.ts';
-import { expectations, issueKey, issuesOf } from '../fixtures/config-issues.ts';
+import { codesUsedUnder, expectations, issueKey, issuesOf } from '../fixtures/config-issues.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURES = join(ROOT, 'test/fixtures/scenarios');
@@ -50,18 +50,7 @@ test('the bad fixtures are many and cover every scenario error code', () => {
 });
 
 test('every FG_SCENARIO_ code used in the harness or the fixtures is registered', () => {
-  const used = new Set<string>();
-  const scan = (dir: string): void => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) scan(path);
-      else if (/\.(ts|ya?ml)$/.test(entry.name)) {
-        for (const m of readFileSync(path, 'utf8').matchAll(/FG_SCENARIO_[A-Z0-9_]+/g)) used.add(m[0]);
-      }
-    }
-  };
-  scan(join(ROOT, 'harness'));
-  scan(FIXTURES);
+  const used = codesUsedUnder([join(ROOT, 'harness'), FIXTURES], /FG_SCENARIO_[A-Z0-9_]+/g);
   assert.ok(used.size > 0);
   for (const code of used) assert.ok(code in SCENARIO_ERROR_CODES, `${code} is not in SCENARIO_ERROR_CODES`);
 });

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadStack, parseStack } from '../../reference-stack/stack/load-stack.ts';
 import { STACK_ERROR_CODES } from '../../reference-stack/stack/stack-error-codes.ts';
-import { expectations, issueKey, issuesOf } from '../fixtures/config-issues.ts';
+import { codesUsedUnder, expectations, issueKey, issuesOf } from '../fixtures/config-issues.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BAD = join(ROOT, 'test/fixtures/stacks/bad');
@@ -55,19 +55,7 @@ test('the bad fixtures cover every stack error code', () => {
 });
 
 test('every FG_STACK_ code used in the stack code or the fixtures is registered', () => {
-  const used = new Set<string>();
-  const scan = (dir: string): void => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) scan(path);
-      else if (/\.(ts|ya?ml)$/.test(entry.name)) {
-        for (const m of readFileSync(path, 'utf8').matchAll(/FG_STACK_[A-Z0-9_]+/g)) used.add(m[0]);
-      }
-    }
-  };
-  scan(join(ROOT, 'reference-stack'));
-  scan(join(ROOT, 'harness'));
-  scan(BAD);
+  const used = codesUsedUnder([join(ROOT, 'reference-stack'), join(ROOT, 'harness'), BAD], /FG_STACK_[A-Z0-9_]+/g);
   assert.ok(used.size >= 9);
   for (const code of used) assert.ok(code in STACK_ERROR_CODES, `${code} is not in STACK_ERROR_CODES`);
 });

@@ -21,7 +21,9 @@
  *   ledger, so a restart does not reset budgets; the ledger is pruned to gateway.usage.retention
  *   at start and hourly.
  */
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
@@ -104,18 +106,43 @@ interface Tenant {
   limiter: TenantLimiter;
 }
 
+/** Whitespace as /\s/ sees it in prompts: space, tab, newlines, vertical tab, form feed, NBSP. */
+function isSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || c === 160 || c === 0x2028 || c === 0x2029 || c === 0x3000 || c === 0xfeff;
+}
+
+/** Whitespace-separated words in `text`, counted in one pass without allocating. */
+function countWords(text: string): number {
+  let words = 0;
+  let inWord = false;
+  for (let i = 0; i < text.length; i++) {
+    const space = isSpace(text.charCodeAt(i));
+    if (!space && !inWord) words++;
+    inWord = !space;
+  }
+  return words;
+}
+
 /** Cheap prompt-token estimate: about 4/3 tokens per whitespace-separated word. Never exact. */
 function estimateTokens(text: string): number {
-  const words = text.split(/\s+/).filter((w) => w.length > 0).length;
-  return Math.max(1, Math.ceil((words * 4) / 3));
+  return Math.max(1, Math.ceil((countWords(text) * 4) / 3));
 }
 
 /**
  * prefix_affinity's routing key: sha1 of the prompt's first `prefixTokens` whitespace-separated
- * words (words stand in for tokens). Requests sharing a long system prompt share the key.
+ * words (words stand in for tokens), joined by single spaces. Requests sharing a long system
+ * prompt share the key.
  */
 function promptPrefixKey(text: string, prefixTokens: number): string {
-  const words = text.split(/\s+/).filter((w) => w.length > 0).slice(0, prefixTokens);
+  const words: string[] = [];
+  let start = -1;
+  for (let i = 0; i <= text.length && words.length < prefixTokens; i++) {
+    const space = i === text.length || isSpace(text.charCodeAt(i));
+    if (space && start >= 0) {
+      words.push(text.slice(start, i));
+      start = -1;
+    } else if (!space && start < 0) start = i;
+  }
   return createHash('sha1').update(words.join(' ')).digest('hex');
 }
 
@@ -201,6 +228,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // --- queues -----------------------------------------------------------------------------------
   const queues = new Map<string, AdmissionQueue<Waiter>>();
   for (const m of stack.models) queues.set(m.name, new AdmissionQueue<Waiter>({ maxDepth: g.queue.maxDepth, timeoutMs: g.queue.timeoutMs }));
+  /**
+   * Retries waiting for a worker they have not tried yet, per model, FIFO. They were admitted
+   * once already, so they are served before the model's queue; and they live apart from it so that
+   * a retry whose only free worker is one it must avoid never blocks the requests behind it
+   * (each is placed independently; the queue's head never carries exclusions).
+   */
+  const retryLanes = new Map<string, Waiter[]>();
+  for (const m of stack.models) retryLanes.set(m.name, []);
+  /** The models each worker serves, for the dispatch after a slot is released. */
+  const modelsOfWorker = new Map<string, ModelConfig[]>();
+  for (const w of stack.workers) modelsOfWorker.set(w.name, stack.models.filter((m) => m.workers.includes(w.name)));
 
   /** A slot on a worker of `m` not in `excluded`, now, or undefined. */
   const tryPick = (m: ModelConfig, excluded: ReadonlySet<string>, prefixKey: string | undefined): { worker: WorkerState; release: () => void } | undefined => {
@@ -214,13 +252,25 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         if (done) return;
         done = true;
         rel();
-        for (const mm of stack.models) if (mm.workers.includes(w.name)) dispatch(mm);
+        for (const mm of modelsOfWorker.get(w.name) ?? []) dispatch(mm);
       },
     };
   };
 
-  /** Serves queued requests of `m` while a worker has room (head of line first). */
+  /** Serves waiting retries of `m`, then its queue while a worker has room (head of line first). */
   function dispatch(m: ModelConfig): void {
+    const lane = retryLanes.get(m.name)!;
+    for (let i = 0; i < lane.length; ) {
+      const r = lane[i]!;
+      const slot = tryPick(m, r.excluded, r.prefixKey);
+      if (slot === undefined) {
+        i++;
+        continue;
+      }
+      lane.splice(i, 1);
+      clearTimeout(r.timer);
+      r.resolve(slot);
+    }
     const q = queues.get(m.name)!;
     for (let head = q.peek(); head !== undefined; head = q.peek()) {
       const slot = tryPick(m, head.payload.excluded, head.payload.prefixKey);
@@ -231,7 +281,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   }
 
-  /** Waits in the model's queue for a worker slot. Rejects with queue_full / queue_timeout / no_worker. */
+  const queueTimeoutError = (m: ModelConfig): GatewayError =>
+    new GatewayError(503, 'queue_timeout', `waited longer than ${g.queue.timeoutMs} ms in the queue of model '${m.name}'`);
+
+  /** Waits in the model's queue (or its retry lane) for a worker slot. Rejects with queue_full / queue_timeout / no_worker. */
   const acquire = (
     m: ModelConfig,
     id: string,
@@ -244,17 +297,21 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     signal: AbortSignal,
   ): Promise<{ worker: WorkerState; release: () => void }> => {
     const q = queues.get(m.name)!;
+    const lane = retryLanes.get(m.name)!;
+    const retry = excluded.size > 0;
     // A retry with every healthy worker of the model already tried has nowhere to go.
-    if (excluded.size > 0 && !pool.all().some((w) => m.workers.includes(w.name) && w.health === 'healthy' && !excluded.has(w.name))) {
+    if (retry && !m.workers.some((n) => pool.get(n)?.health === 'healthy' && !excluded.has(n))) {
       return Promise.reject(new GatewayError(502, 'no_worker', `no other healthy worker of model '${m.name}' to retry on`));
     }
-    if (q.depth === 0) {
+    if (retry || (q.depth === 0 && lane.length === 0)) {
       const slot = tryPick(m, excluded, prefixKey);
       if (slot !== undefined) return Promise.resolve(slot);
     }
     return new Promise((resolve, reject) => {
       const onAbort = (): void => {
-        if (q.remove(id)) {
+        const i = lane.indexOf(waiter);
+        if (i >= 0) lane.splice(i, 1);
+        if (i >= 0 || q.remove(id)) {
           clearTimeout(waiter.timer);
           reject(new GatewayError(408, 'client_closed', 'the client went away while queued'));
         }
@@ -270,19 +327,29 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           signal.removeEventListener('abort', onAbort);
           reject(e);
         },
-        timer: setTimeout(() => {
-          for (const x of q.expire(performance.now() + 1)) {
-            clearTimeout(x.payload.timer);
-            x.payload.reject(new GatewayError(503, 'queue_timeout', `waited longer than ${g.queue.timeoutMs} ms in the queue of model '${m.name}'`));
-          }
-        }, g.queue.timeoutMs),
+        timer: retry
+          ? setTimeout(() => {
+              const i = lane.indexOf(waiter);
+              if (i >= 0) lane.splice(i, 1);
+              waiter.reject(queueTimeoutError(m));
+            }, g.queue.timeoutMs)
+          : setTimeout(() => {
+              for (const x of q.expire(performance.now() + 1)) {
+                clearTimeout(x.payload.timer);
+                x.payload.reject(queueTimeoutError(m));
+              }
+            }, g.queue.timeoutMs),
       };
       waiter.timer.unref();
-      const r = q.enqueue({ id, tenant: tenant.name, weight: tenant.weight, priority, cost: Math.max(1, cost), payload: waiter });
-      if (!r.ok) {
-        clearTimeout(waiter.timer);
-        reject(new GatewayError(429, 'queue_full', `the queue of model '${m.name}' is full (${g.queue.maxDepth} waiting)`, null, Math.ceil(r.retryAfterMs / 1000)));
-        return;
+      if (retry) {
+        lane.push(waiter);
+      } else {
+        const r = q.enqueue({ id, tenant: tenant.name, weight: tenant.weight, priority, cost: Math.max(1, cost), payload: waiter });
+        if (!r.ok) {
+          clearTimeout(waiter.timer);
+          reject(new GatewayError(429, 'queue_full', `the queue of model '${m.name}' is full (${g.queue.maxDepth} waiting)`, null, Math.ceil(r.retryAfterMs / 1000)));
+          return;
+        }
       }
       signal.addEventListener('abort', onAbort, { once: true });
       dispatch(m);
@@ -298,7 +365,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     labelNames: ['model'],
     registers: [registry],
     collect() {
-      for (const [name, q] of queues) this.set({ model: name }, q.depth);
+      for (const [name, q] of queues) this.set({ model: name }, q.depth + retryLanes.get(name)!.length);
     },
   });
   const queueTime = new Histogram({ name: 'floodgate_gateway_queue_time_seconds', help: 'Time from admission to a worker slot, seconds.', labelNames: ['model'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [registry] });
@@ -307,6 +374,23 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const retriesTotal = new Counter({ name: 'floodgate_gateway_retries_total', help: 'Upstream attempts retried on another worker before the first byte.', labelNames: ['model'], registers: [registry] });
   const fallbacksTotal = new Counter({ name: 'floodgate_gateway_fallbacks_total', help: 'Requests moved to a fallback model, by from/to model and reason.', labelNames: ['from', 'to', 'reason'], registers: [registry] });
   const rateLimited = new Counter({ name: 'floodgate_gateway_rate_limited_total', help: 'Requests refused by a tenant limit or a full queue, by code.', labelNames: ['tenant', 'code'], registers: [registry] });
+  /** Labelled children, looked up once per label set (the per-request path skips prom-client's label hashing). */
+  const cached = <T>(make: (key: string) => T): ((key: string) => T) => {
+    const m = new Map<string, T>();
+    return (key) => {
+      let v = m.get(key);
+      if (v === undefined) m.set(key, (v = make(key)));
+      return v;
+    };
+  };
+  const queueTimeOf = cached((model) => queueTime.labels({ model }));
+  const ttftOf = cached((model) => ttft.labels({ model }));
+  const e2eOf = cached((model) => e2e.labels({ model }));
+  const requestsOf = (tenant: string, model: string, status: number) => requestsChild(`${tenant}\n${model}\n${status}`);
+  const requestsChild = cached((k) => {
+    const [tenant, model, status] = k.split('\n') as [string, string, string];
+    return requestsTotal.labels({ tenant, model, status });
+  });
   new Gauge({
     name: 'floodgate_gateway_worker_healthy',
     help: '1 when the worker is healthy (routable), 0 when ejected.',
@@ -329,7 +413,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   // --- ledger -----------------------------------------------------------------------------------
   const ledger = UsageLedger.open(options.usageDbPath ?? g.usage.dbPath);
-  const flushTimer = setInterval(() => ledger.flush(), 1000);
+  const flushTimer = setInterval(() => ledger.flush(), 100);
   flushTimer.unref();
   {
     // Budgets survive a restart: spend already recorded this UTC day and month counts again.
@@ -430,6 +514,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     let fellBack = false;
     let reservation: Reservation | undefined;
     let usageKnown = false;
+    let totalTimer: NodeJS.Timeout | undefined;
     try {
       const raw = await readBody(req);
       let parsed: unknown;
@@ -473,11 +558,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       delete body.priority;
       if (stream) body.stream_options = { ...(so ?? {}), include_usage: true };
 
+      // `abort`: the client went away. `total`: that, or the total timeout (one timer, cleared at the end).
       const abort = new AbortController();
+      const total = new AbortController();
+      totalTimer = setTimeout(() => total.abort(new DOMException(`no answer within ${g.timeouts.totalMs} ms`, 'TimeoutError')), g.timeouts.totalMs);
+      totalTimer.unref();
       res.on('close', () => {
-        if (!res.writableFinished) abort.abort();
+        if (res.writableFinished) return;
+        abort.abort();
+        total.abort();
       });
-      const totalSignal = AbortSignal.any([abort.signal, AbortSignal.timeout(g.timeouts.totalMs)]);
+      const totalSignal = total.signal;
 
       const chain = [model, ...model.fallback.map((n) => modelByName.get(n)).filter((x): x is ModelConfig => x !== undefined)];
       let lastError: GatewayError | undefined;
@@ -496,7 +587,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           if (firstSlot) {
             firstSlot = false;
             c.queueMs = performance.now() - tQueue;
-            queueTime.observe({ model: model.name }, c.queueMs / 1000);
+            queueTimeOf(model.name).observe(c.queueMs / 1000);
           } else c.queueMs += performance.now() - tq;
         } catch (err) {
           if (err instanceof GatewayError && err.code === 'queue_full') rateLimited.inc({ tenant: tenant.config.name, code: 'queue_full' });
@@ -600,7 +691,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
               if (data !== undefined && data.startsWith('{"error"')) errorCode = 'upstream_stream_error';
               if (ttftMs === null) {
                 ttftMs = performance.now() - c.t0;
-                ttft.observe({ model: requestedModel }, ttftMs / 1000);
+                ttftOf(requestedModel).observe(ttftMs / 1000);
               }
               res.write(`${ev}\n\n`);
             };
@@ -629,13 +720,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         }
         break;
       }
-      if (ttftMs === null && stream === false) ttft.observe({ model: requestedModel }, (performance.now() - c.t0) / 1000);
+      if (ttftMs === null && stream === false) ttftOf(requestedModel).observe((performance.now() - c.t0) / 1000);
     } catch (err) {
       const e = err instanceof GatewayError ? err : new GatewayError(500, 'internal_error', `gateway error: ${(err as Error).message}`);
       status = e.status;
       errorCode = e.code;
       sendError(res, c, e);
     } finally {
+      clearTimeout(totalTimer);
       const actualCost = usageKnown ? priceOf(modelByName.get(c.servedModel) ?? { priceInputPer1M: 0, priceOutputPer1M: 0 }, promptTokens, completionTokens) : 0;
       if (reservation !== undefined) {
         if (usageKnown) tenant.limiter.settle(reservation, promptTokens + completionTokens, actualCost);
@@ -655,9 +747,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         retries,
         fallback: fellBack,
       };
-      requestsTotal.inc({ tenant: tenant.config.name, model: requestedModel || 'unknown', status: String(status) });
+      requestsOf(tenant.config.name, requestedModel || 'unknown', status).inc();
       if (requestedModel !== '') {
-        e2e.observe({ model: requestedModel }, e2eMs / 1000);
+        e2eOf(requestedModel).observe(e2eMs / 1000);
         ledger.record({
           tsMs,
           requestId: c.id,
@@ -790,12 +882,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   };
 
-  const server = http.createServer((req, res) => {
-    handle(req, res).catch(() => {
-      if (!res.headersSent) res.writeHead(500).end();
-      else res.end();
-    });
-  });
+  /** Requests being handled; close() waits for them, so that each one's usage row is written. */
+  const inFlight = new Set<Promise<void>>();
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const p = handle(req, res)
+      .catch(() => {
+        if (!res.headersSent) res.writeHead(500).end();
+        else res.end();
+      })
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  };
+  // HTTPS when the stack names a certificate and key (PEM files; read once, at start).
+  const server = g.tls === undefined ? http.createServer(onRequest) : https.createServer({ cert: fs.readFileSync(g.tls.certPath), key: fs.readFileSync(g.tls.keyPath) }, onRequest);
   const host = options.host ?? g.host;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -805,7 +904,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const port = (server.address() as AddressInfo).port;
   let closed: Promise<void> | undefined;
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: `${g.tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     registry,
     close() {
@@ -817,12 +916,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           server.close(() => r());
           server.closeAllConnections();
         });
-        for (const q of queues.values()) {
-          for (let x = q.dequeue(); x !== undefined; x = q.dequeue()) {
-            clearTimeout(x.payload.timer);
-            x.payload.reject(new GatewayError(503, 'shutting_down', 'the gateway is shutting down'));
-          }
-        }
+        const stopping = (w: Waiter): void => {
+          clearTimeout(w.timer);
+          w.reject(new GatewayError(503, 'shutting_down', 'the gateway is shutting down'));
+        };
+        for (const q of queues.values()) for (let x = q.dequeue(); x !== undefined; x = q.dequeue()) stopping(x.payload);
+        for (const lane of retryLanes.values()) for (const w of lane.splice(0)) stopping(w);
+        // Their sockets are closed and their queue places refused: each finishes now, and its
+        // usage row goes into the ledger before the ledger closes.
+        await Promise.allSettled([...inFlight]);
         await agent.close();
         ledger.close();
       })();

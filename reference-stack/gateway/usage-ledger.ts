@@ -16,6 +16,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { FloodgateError } from '../../harness/errors.ts';
 
 export const LEDGER_SCHEMA_VERSION = 1;
 /** Longest id string stored (request id, tenant, key id, model names, error code). */
@@ -135,10 +136,10 @@ interface ModelRow {
   cost: number;
 }
 
-/** record() after close(): a shutdown-order bug in the caller (the row would be lost). */
-export class UsageLedgerClosedError extends Error {
+/** record() after close() (FG_LEDGER_CLOSED): a shutdown-order bug in the caller (the row would be lost). */
+export class UsageLedgerClosedError extends FloodgateError {
   constructor(readonly requestId: string) {
-    super(`usage ledger is closed; the usage of request '${requestId}' cannot be recorded`);
+    super('FG_LEDGER_CLOSED', `usage ledger is closed; the usage of request '${requestId}' cannot be recorded`);
     this.name = 'UsageLedgerClosedError';
   }
 }

@@ -13,6 +13,8 @@
  * issue at that worker's `sim`, found at load time instead of at `stack up`.
  */
 
+import fs from 'node:fs';
+import nodePath from 'node:path';
 import { isMap, type YAMLSeq } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../../harness/errors.ts';
 import { childPath, describe, MapView, scalarValue, NodeReader } from '../../harness/scenario/yaml-node-reader.ts';
@@ -181,7 +183,7 @@ function readStack(r: NodeReader, rootNode: unknown, file: string): StackConfig 
   const modelSeq = m.seq('models', true);
   const models = modelSeq ? readList(r, modelSeq, 'models', 'a model', (mm) => readModel(mm)) : [];
   const gatewayMap = m.map('gateway');
-  const gateway = readGateway(gatewayMap, r);
+  const gateway = readGateway(gatewayMap, r, file);
   const tenantSeq = m.seq('tenants');
   const tenants = tenantSeq ? readList(r, tenantSeq, 'tenants', 'a tenant', (t) => readTenant(t)) : [];
 
@@ -578,7 +580,7 @@ function readFaults(m: MapView): FaultConfig {
 
 // --- gateway ---------------------------------------------------------------------------------
 
-function readGateway(m: MapView | undefined, r: NodeReader): { config: GatewayConfig | undefined; portNode: unknown } {
+function readGateway(m: MapView | undefined, r: NodeReader, file: string): { config: GatewayConfig | undefined; portNode: unknown } {
   const D = STACK_DEFAULTS;
   if (!m) {
     // Every field defaulted (an absent or mistyped `gateway`: a TYPE issue is then recorded).
@@ -652,8 +654,25 @@ function readGateway(m: MapView | undefined, r: NodeReader): { config: GatewayCo
   let tls: GatewayConfig['tls'];
   if (tlsMap) {
     tlsMap.checkKeys(['cert', 'key']);
-    const certPath = tlsMap.str('cert', true);
-    const keyPath = tlsMap.str('key', true);
+    // PEM files, relative to the stack file's folder; read at start, so checked readable here.
+    const readable = (field: 'cert' | 'key'): string | undefined => {
+      const given = tlsMap.str(field, true);
+      if (given === undefined) return undefined;
+      const resolved = nodePath.resolve(nodePath.dirname(file), given);
+      try {
+        fs.accessSync(resolved, fs.constants.R_OK);
+        if (!fs.statSync(resolved).isFile()) throw Object.assign(new Error('not a file'), { code: 'not a file' });
+        return resolved;
+      } catch (e) {
+        r.report('FG_STACK_BAD_VALUE', tlsMap.get(field), `gateway.tls.${field}`, `the TLS ${field === 'cert' ? 'certificate' : 'private key'} file ${resolved} cannot be read (${(e as { code?: string }).code ?? (e as Error).message})`, {
+          value: given,
+          allowed: 'a readable PEM file; a relative path is read from the stack file\'s folder',
+        });
+        return undefined;
+      }
+    };
+    const certPath = readable('cert');
+    const keyPath = readable('key');
     if (certPath !== undefined && keyPath !== undefined) tls = { certPath, keyPath };
   }
   return {

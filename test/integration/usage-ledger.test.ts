@@ -81,7 +81,7 @@ describe('UsageLedger', () => {
     assert.equal(u.total.totalTokens, 42 + 150);
     assert.ok(Math.abs(b.spend('acme', T0, T0 + 1) - 0.751) < 1e-12);
     b.close();
-    assert.throws(() => b.record(row()), UsageLedgerClosedError);
+    assert.throws(() => b.record(row()), (e: unknown) => e instanceof UsageLedgerClosedError && e.code === 'FG_LEDGER_CLOSED');
 
     const raw = new Database(file, { readonly: true });
     const fallback = raw.prepare('SELECT served_model, fallback, retries, ttft_ms, error_code FROM usage WHERE model = ?').get('qwen-7b');

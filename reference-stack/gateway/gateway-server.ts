@@ -374,6 +374,45 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const retriesTotal = new Counter({ name: 'floodgate_gateway_retries_total', help: 'Upstream attempts retried on another worker before the first byte.', labelNames: ['model'], registers: [registry] });
   const fallbacksTotal = new Counter({ name: 'floodgate_gateway_fallbacks_total', help: 'Requests moved to a fallback model, by from/to model and reason.', labelNames: ['from', 'to', 'reason'], registers: [registry] });
   const rateLimited = new Counter({ name: 'floodgate_gateway_rate_limited_total', help: 'Requests refused by a tenant limit or a full queue, by code.', labelNames: ['tenant', 'code'], registers: [registry] });
+  new Gauge({
+    name: 'floodgate_gateway_worker_in_flight',
+    help: 'Requests the gateway has in flight on each worker.',
+    labelNames: ['worker'],
+    registers: [registry],
+    collect() {
+      for (const w of pool.all()) this.set({ worker: w.name }, w.outstanding);
+    },
+  });
+  const tokensTotal = new Counter({ name: 'floodgate_gateway_tokens_total', help: 'Tokens served (from the workers\' usage), by tenant, requested model and kind (prompt, completion).', labelNames: ['tenant', 'model', 'kind'], registers: [registry] });
+  const costTotal = new Counter({ name: 'floodgate_gateway_cost_total', help: 'Spend at the stack\'s prices, in its currency, by tenant and requested model.', labelNames: ['tenant', 'model'], registers: [registry] });
+  new Gauge({
+    name: 'floodgate_gateway_budget_spent',
+    help: 'Spend counted against the tenant\'s budget this UTC day or month, in the stack\'s currency.',
+    labelNames: ['tenant', 'period'],
+    registers: [registry],
+    collect() {
+      const t = now();
+      for (const x of tenants) {
+        const b = x.limiter.budgetState(t);
+        this.set({ tenant: x.config.name, period: 'day' }, b.spentDay);
+        this.set({ tenant: x.config.name, period: 'month' }, b.spentMonth);
+      }
+    },
+  });
+  new Gauge({
+    name: 'floodgate_gateway_budget_limit',
+    help: 'The tenant\'s budget per UTC day or month, in the stack\'s currency (absent when it has none).',
+    labelNames: ['tenant', 'period'],
+    registers: [registry],
+    collect() {
+      const t = now();
+      for (const x of tenants) {
+        const b = x.limiter.budgetState(t);
+        if (b.limitDay !== null) this.set({ tenant: x.config.name, period: 'day' }, b.limitDay);
+        if (b.limitMonth !== null) this.set({ tenant: x.config.name, period: 'month' }, b.limitMonth);
+      }
+    },
+  });
   /** Labelled children, looked up once per label set (the per-request path skips prom-client's label hashing). */
   const cached = <T>(make: (key: string) => T): ((key: string) => T) => {
     const m = new Map<string, T>();
@@ -386,6 +425,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const queueTimeOf = cached((model) => queueTime.labels({ model }));
   const ttftOf = cached((model) => ttft.labels({ model }));
   const e2eOf = cached((model) => e2e.labels({ model }));
+  const splitKey = (k: string): [string, string] => k.split('\n') as [string, string];
+  const promptTokensOf = cached((k) => tokensTotal.labels({ tenant: splitKey(k)[0], model: splitKey(k)[1], kind: 'prompt' }));
+  const completionTokensOf = cached((k) => tokensTotal.labels({ tenant: splitKey(k)[0], model: splitKey(k)[1], kind: 'completion' }));
+  const costOf = cached((k) => costTotal.labels({ tenant: splitKey(k)[0], model: splitKey(k)[1] }));
   const requestsOf = (tenant: string, model: string, status: number) => requestsChild(`${tenant}\n${model}\n${status}`);
   const requestsChild = cached((k) => {
     const [tenant, model, status] = k.split('\n') as [string, string, string];
@@ -750,6 +793,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       requestsOf(tenant.config.name, requestedModel || 'unknown', status).inc();
       if (requestedModel !== '') {
         e2eOf(requestedModel).observe(e2eMs / 1000);
+        if (usageKnown) {
+          const k = `${tenant.config.name}\n${requestedModel}`;
+          promptTokensOf(k).inc(promptTokens);
+          completionTokensOf(k).inc(completionTokens);
+          if (actualCost > 0) costOf(k).inc(actualCost);
+        }
         ledger.record({
           tsMs,
           requestId: c.id,

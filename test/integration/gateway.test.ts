@@ -211,6 +211,17 @@ describe('gateway', () => {
     ]) {
       assert.ok(text.includes(name), `metrics lack ${name}`);
     }
+    const completion = /floodgate_gateway_tokens_total\{tenant="pro",model="llama-3\.1-8b",kind="completion"\} (\d+)/.exec(text);
+    assert.ok(completion && Number(completion[1]) > 0, 'completion tokens counted');
+    assert.match(text, /floodgate_gateway_worker_in_flight\{worker="w8b-0"\} \d+/);
+    assert.match(text, /floodgate_gateway_budget_spent\{tenant="pro",period="day"\} [\d.e-]+/);
+    // Every metric docs/stack.md lists is exported.
+    const doc = fs.readFileSync(new URL('../../docs/stack.md', import.meta.url), 'utf8');
+    const documented = [...doc.matchAll(/^\| `(floodgate_gateway_[a-z_]+)` \|/gm)].map((m) => m[1]!);
+    assert.ok(documented.length >= 10, `docs/stack.md lists ${documented.length} gateway metrics`);
+    for (const name of documented) assert.ok(text.includes(`# HELP ${name} `), `/metrics lacks the documented ${name}`);
+    const exported = [...text.matchAll(/^# HELP (floodgate_gateway_[a-z_]+) /gm)].map((m) => m[1]!);
+    assert.deepEqual(exported.filter((n) => !documented.includes(n)), [], 'every exported metric is documented');
   });
 
   it('falls back from an out-of-memory 70B to the 8B and says so', async () => {

@@ -880,6 +880,23 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         res.end(text);
         return;
       }
+      if (req.method === 'GET' && path === '/sd/prometheus') {
+        // Prometheus HTTP service discovery: the workers' /metrics endpoints (their ports are
+        // often chosen at start), labelled with the worker and the models it serves.
+        const groups = pool.all().map((w) => {
+          const u = new URL(w.metricsUrl);
+          return {
+            targets: [u.host],
+            labels: {
+              __scheme__: u.protocol.replace(':', ''),
+              __metrics_path__: u.pathname,
+              worker: w.name,
+              served_models: (modelsOfWorker.get(w.name) ?? []).map((m) => m.name).join(','),
+            },
+          };
+        });
+        return sendJson(res, c, 200, JSON.stringify(groups));
+      }
       if (req.method === 'GET' && path === '/v1/models') {
         const { tenant } = authenticate(req);
         const created = Math.floor(now() / 1000);

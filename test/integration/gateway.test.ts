@@ -193,6 +193,21 @@ describe('gateway', () => {
     assert.ok(p.month.total.requests >= p.today.total.requests);
   });
 
+  it('lists the workers\' metrics endpoints for Prometheus HTTP service discovery', async () => {
+    const r = await fetch(`${gw.url}/sd/prometheus`);
+    assert.equal(r.status, 200);
+    const groups = (await r.json()) as { targets: string[]; labels: Record<string, string> }[];
+    assert.deepEqual(groups.map((g) => g.labels.worker), ['w8b-0', 'w8b-1', 'w70b-0']);
+    for (const g of groups) {
+      assert.equal(g.targets.length, 1);
+      assert.match(g.targets[0]!, /^127\.0\.0\.1:\d+$/);
+      assert.equal(g.labels.__metrics_path__, '/metrics');
+      const m = await fetch(`${g.labels.__scheme__}://${g.targets[0]}${g.labels.__metrics_path__}`);
+      assert.match(await m.text(), /vllm:num_requests_running/);
+    }
+    assert.equal(groups.find((g) => g.labels.worker === 'w70b-0')!.labels.served_models, 'llama-3.1-70b');
+  });
+
   it('serves /health, /ready and /metrics', async () => {
     assert.equal((await fetch(`${gw.url}/health`)).status, 200);
     assert.equal((await fetch(`${gw.url}/ready`)).status, 200);

@@ -36,6 +36,7 @@ import { createRouter, type Router } from './router.ts';
 import { cost as priceOf, createTenantLimiters, utcDayStartMs, utcMonthStartMs, utcNextMonthStartMs, type Reservation, type TenantLimiter } from './limits.ts';
 import { UsageLedger, keyIdFromHash } from './usage-ledger.ts';
 import { formatAccessLog, type AccessLogEntry } from './request-log.ts';
+import { extractTraceContext, tracerFromEnv, type Span, type Tracer } from '../../harness/telemetry/otel.ts';
 
 export interface GatewayOptions {
   stack: StackConfig;
@@ -50,6 +51,11 @@ export interface GatewayOptions {
   now?: () => number;
   /** Access log: one JSON line per completions request ({@link formatAccessLog}). Default none. */
   log?: NodeJS.WritableStream;
+  /**
+   * OpenTelemetry tracer for the gateway's spans. Default: from the OTEL_* environment
+   * (OTEL_EXPORTER_OTLP_ENDPOINT set: OTLP/HTTP; unset: no tracing); `null`: never trace.
+   */
+  tracer?: Tracer | null;
 }
 
 export interface Gateway {
@@ -219,6 +225,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   );
   const checker = new HealthChecker({ pool, intervalMs: g.health.intervalMs, scrapeMetrics: g.routing === 'kv_aware' });
   const router: Router = createRouter(g.routing, { prefixAffinity: { loadFactor: g.prefixAffinity.loadFactor } });
+  const tracer: Tracer | undefined = options.tracer === null ? undefined : (options.tracer ?? tracerFromEnv({ serviceName: 'floodgate-gateway' }));
   const agent: Dispatcher = new Agent({
     connect: { timeout: g.timeouts.connectMs },
     headersTimeout: g.timeouts.firstByteMs,
@@ -522,6 +529,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     servedModel: string;
     /** Access-log fields the completions path fills in (completions requests only). */
     access?: Partial<AccessLogEntry>;
+    /** The request's server span (completions requests, when tracing). */
+    span?: Span;
+    /** The client's traceparent, passed on to workers as it is when the gateway does not trace. */
+    traceparent?: string;
   }
 
   const baseHeaders = (c: Ctx): Record<string, string> => ({
@@ -558,6 +569,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     let reservation: Reservation | undefined;
     let usageKnown = false;
     let totalTimer: NodeJS.Timeout | undefined;
+    const admission = tracer?.startSpan('admission', { parent: c.span, attributes: { 'floodgate.tenant': tenant.config.name } });
     try {
       const raw = await readBody(req);
       let parsed: unknown;
@@ -588,7 +600,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const maxTokens = typeof mt === 'number' && mt > 0 ? Math.floor(mt) : chat ? Math.max(1, model.contextLength - promptTokens) : 16;
       const nowMs = now();
       const adm = tenant.limiter.admit({ reserveTokens: promptTokens + maxTokens, reserveCost: priceOf(model, promptTokens, maxTokens), nowMs });
+      admission?.setAttributes({ 'floodgate.reserved_tokens': promptTokens + maxTokens, 'floodgate.admitted': adm.ok });
       if (!adm.ok) {
+        admission?.setStatus('error', adm.code);
         rateLimited.inc({ tenant: tenant.config.name, code: adm.code });
         throw new GatewayError(429, adm.code, adm.message, null, Math.ceil(adm.retryAfterMs / 1000));
       }
@@ -597,6 +611,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         throw new GatewayError(400, 'invalid_priority', `priority must be an integer class (0 is served first, 9 last), got ${JSON.stringify(body.priority)}`, 'priority');
       }
       const priority = effectivePriority(typeof body.priority === 'number' ? body.priority : undefined, tenant.config);
+      admission?.setAttribute('floodgate.priority', priority).end();
+      c.span?.setAttributes({ 'gen_ai.request.model': requestedModel, 'floodgate.priority': priority, 'floodgate.stream': stream });
       // The gateway owns priority; vLLM refuses it unless started with priority scheduling.
       delete body.priority;
       if (stream) body.stream_options = { ...(so ?? {}), include_usage: true };
@@ -626,7 +642,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         let slot: { worker: WorkerState; release: () => void };
         try {
           const tq = performance.now();
-          slot = await acquire(model, `${c.id}#${chainIdx}.${attempt}`, tenant.config, priority, excluded, prefixKey, promptTokens + maxTokens, abort.signal);
+          const queueSpan = tracer?.startSpan('queue', { parent: c.span, attributes: { 'floodgate.model': model.name, 'floodgate.attempt': attempt } });
+          slot = await acquire(model, `${c.id}#${chainIdx}.${attempt}`, tenant.config, priority, excluded, prefixKey, promptTokens + maxTokens, abort.signal).finally(() => queueSpan?.end());
           if (firstSlot) {
             firstSlot = false;
             c.queueMs = performance.now() - tQueue;
@@ -641,16 +658,25 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         c.servedBy = worker.name;
         c.servedModel = model.name;
         const tUp = performance.now();
+        const attemptSpan = tracer?.startSpan('upstream', {
+          parent: c.span,
+          kind: 'client',
+          attributes: { 'floodgate.worker': worker.name, 'floodgate.model': model.name, 'floodgate.attempt': attempt, 'server.address': worker.url },
+        });
+        const upHeaders: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': c.id };
+        const tp = attemptSpan?.traceparent() ?? c.traceparent;
+        if (tp !== undefined) upHeaders.traceparent = tp;
         let upstream: Dispatcher.ResponseData;
         try {
           upstream = await undiciRequest(`${worker.url}/${chat ? 'chat/completions' : 'completions'}`, {
             method: 'POST',
             dispatcher: agent,
             signal: totalSignal,
-            headers: { 'content-type': 'application/json', 'x-request-id': c.id },
+            headers: upHeaders,
             body: JSON.stringify(body),
           });
         } catch (err) {
+          attemptSpan?.setStatus('error', String((err as { code?: unknown }).code ?? (err as Error).name)).end();
           release();
           if (abort.signal.aborted) throw new GatewayError(408, 'client_closed', 'the client went away');
           const code = (err as { code?: unknown }).code;
@@ -660,12 +686,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           attempt++;
           retries++;
           retriesTotal.inc({ model: model.name });
+          c.span?.addEvent('retry', { 'floodgate.worker': worker.name, 'floodgate.reason': 'upstream_unavailable' });
           excluded.add(worker.name);
           await delay(g.retries.backoffMs * 2 ** (attempt - 1) * (0.5 + Math.random()));
           continue;
         }
+        attemptSpan?.setAttribute('http.response.status_code', upstream.statusCode);
         if (upstream.statusCode >= 400) {
           const text = await upstream.body.text().catch(() => '');
+          attemptSpan?.setStatus('error', `status ${upstream.statusCode}`).end();
           release();
           c.upstreamMs += performance.now() - tUp;
           const um = upstreamMessage(text);
@@ -673,6 +702,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           if (upstream.statusCode >= 500) pool.markFailure(worker.name, `relay: status ${upstream.statusCode}`);
           if (reason !== undefined && chainIdx + 1 < chain.length) {
             fallbacksTotal.inc({ from: model.name, to: chain[chainIdx + 1]!.name, reason });
+            c.span?.addEvent('fallback', { 'floodgate.from': model.name, 'floodgate.to': chain[chainIdx + 1]!.name, 'floodgate.reason': reason });
             fellBack = true;
             chainIdx++;
             excluded = new Set();
@@ -684,6 +714,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
             attempt++;
             retries++;
             retriesTotal.inc({ model: model.name });
+            c.span?.addEvent('retry', { 'floodgate.worker': worker.name, 'floodgate.reason': `status ${st}` });
             excluded.add(worker.name);
             await delay(g.retries.backoffMs * 2 ** (attempt - 1) * (0.5 + Math.random()));
             continue;
@@ -759,6 +790,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
             res.end();
           }
         } finally {
+          if (errorCode === 'upstream_stream_error') attemptSpan?.setStatus('error', 'upstream_stream_error');
+          attemptSpan?.end();
           release();
         }
         break;
@@ -771,6 +804,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       sendError(res, c, e);
     } finally {
       clearTimeout(totalTimer);
+      admission?.end();
+      c.span?.setAttributes({
+        'floodgate.tenant': tenant.config.name,
+        'gen_ai.response.model': c.servedModel,
+        'floodgate.served_by': c.servedBy,
+        'floodgate.queue_ms': c.queueMs,
+        'floodgate.retries': retries,
+        'floodgate.fallback': fellBack,
+        ...(usageKnown ? { 'gen_ai.usage.input_tokens': promptTokens, 'gen_ai.usage.output_tokens': completionTokens } : {}),
+        ...(ttftMs !== null ? { 'floodgate.ttft_ms': ttftMs } : {}),
+      });
       const actualCost = usageKnown ? priceOf(modelByName.get(c.servedModel) ?? { priceInputPer1M: 0, priceOutputPer1M: 0 }, promptTokens, completionTokens) : 0;
       if (reservation !== undefined) {
         if (usageKnown) tenant.limiter.settle(reservation, promptTokens + completionTokens, actualCost);
@@ -830,6 +874,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     try {
       if (req.method === 'POST' && (path === '/v1/chat/completions' || path === '/v1/completions')) {
         c.access = { timeMs: now() };
+        const parent = extractTraceContext(req.headers);
+        if (tracer !== undefined) {
+          c.span = tracer.startSpan(`POST ${path}`, {
+            ...(parent ? { parent } : {}),
+            kind: 'server',
+            attributes: { 'http.request.method': 'POST', 'url.path': path, 'floodgate.request_id': id },
+          });
+        } else if (parent !== undefined) {
+          const tp = req.headers.traceparent;
+          c.traceparent = Array.isArray(tp) ? tp[0] : tp;
+        }
         await completions(req, res, c, path === '/v1/chat/completions');
         return;
       }
@@ -918,6 +973,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       sendError(res, c, e);
     } finally {
       if (c.access !== undefined && options.log !== undefined) writeAccessLog(options.log, c, c.access);
+      if (c.span !== undefined) {
+        const st = c.access?.status ?? res.statusCode;
+        c.span.setAttribute('http.response.status_code', st);
+        if (st >= 500 || c.access?.errorCode === 'upstream_stream_error') c.span.setStatus('error', c.access?.errorCode ?? `status ${st}`);
+        c.span.end();
+      }
     }
   };
 
@@ -993,6 +1054,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         await Promise.allSettled([...inFlight]);
         await agent.close();
         ledger.close();
+        // A tracer the gateway made itself is flushed and stopped; one passed in is the caller's.
+        if (options.tracer === undefined) await tracer?.shutdown();
       })();
       return closed;
     },

@@ -19,8 +19,6 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Agent, request } from 'undici';
@@ -28,57 +26,14 @@ import { loadStack, parseStack } from '../../reference-stack/stack/load-stack.ts
 import { startGateway, type Gateway } from '../../reference-stack/gateway/gateway-server.ts';
 import { UsageLedger } from '../../reference-stack/gateway/usage-ledger.ts';
 import { ConfigError } from '../../harness/errors.ts';
+import { startScriptedUpstream, type Decision, type ScriptedUpstream } from '../fixtures/servers/scripted-upstream.ts';
 
 const KEY = 'fg-tls-lane-key-3c9a';
 const HASH = `sha256:${createHash('sha256').update(KEY).digest('hex')}`;
 
-/** A scripted OpenAI-compatible upstream; `decide` answers each completions request. */
-interface Upstream {
-  url: string;
-  received: string[];
-  close(): Promise<void>;
-}
-
-type Decision = { status: 500 } | { status: 200; hold?: Promise<void> };
-
-async function startUpstream(name: string, decide: (prompt: string, server: string) => Decision, onReceive: (prompt: string, server: string) => void): Promise<Upstream> {
-  const received: string[] = [];
-  const server = http.createServer((req, res) => {
-    if (req.url === '/health') return void res.writeHead(200).end('ok');
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => {
-      const j = JSON.parse(body) as { messages: { content: string }[]; model: string };
-      const prompt = j.messages[0]!.content;
-      received.push(prompt);
-      onReceive(prompt, name);
-      const d = decide(prompt, name);
-      if (d.status === 500) {
-        res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'scripted failure', type: 'InternalServerError' } }));
-        return;
-      }
-      const answer = JSON.stringify({
-        id: `chatcmpl-${name}`,
-        object: 'chat.completion',
-        created: 0,
-        model: j.model,
-        choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
-        usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
-      });
-      void (d.hold ?? Promise.resolve()).then(() => res.writeHead(200, { 'content-type': 'application/json' }).end(answer));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
-    received,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
+type Upstream = ScriptedUpstream;
+const startUpstream = (name: string, decide: (prompt: string, server: string) => Decision, onReceive: (prompt: string, server: string) => void): Promise<Upstream> =>
+  startScriptedUpstream(name, (r, n) => decide(r.prompt, n), (r, n) => onReceive(r.prompt, n));
 
 const tenantYaml = `
 tenants:

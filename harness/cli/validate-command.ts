@@ -8,7 +8,8 @@ export function validateCommand(files: string[]): number {
     try {
       const s = loadScenario(f);
       const stages = s.load.stages.length;
-      process.stdout.write(`${f}: ok (scenario "${s.name}", ${stages} stage${stages === 1 ? '' : 's'})\n`);
+      const stack = s.stack ? `, stack "${s.stack.name}" (${s.stack.file})${s.stack.tenant !== undefined ? ` as tenant ${s.stack.tenant}` : ''}` : '';
+      process.stdout.write(`${f}: ok (scenario "${s.name}", ${stages} stage${stages === 1 ? '' : 's'}${stack})\n`);
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
       bad++;

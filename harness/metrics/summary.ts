@@ -32,7 +32,15 @@ export interface Summary extends BlockSummary {
   schema_version: number;
   tool: { name: 'floodgate'; version: string };
   scenario: { name: string; file: string; seed: number };
-  target: { url: string; model: string; endpoint: string; stream: boolean; embedded: boolean };
+  target: {
+    url: string;
+    model: string;
+    endpoint: string;
+    stream: boolean;
+    embedded: boolean;
+    /** Embedded runs: the stack that ran, and the tenant whose development key was sent (null: the scenario's own key). */
+    stack?: { name: string; file: string; tenant: string | null };
+  };
   started_at: string;
   /** Wall time of the run, from t = 0 to the last request's end (drain included). */
   duration_s: number;

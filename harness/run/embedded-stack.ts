@@ -1,17 +1,24 @@
 /**
  * The embedded stack: what `harness run` targets when a scenario has no `target.url`. A child
- * process runs the reference stack (`harness stack up`: the default stack's simulated vLLM
- * workers behind the gateway), so the harness and the stack do not share an event loop; the
- * harness waits until it is ready, runs with one of its development keys, and stops it.
+ * process runs the reference stack (`harness stack up`: the scenario's `stack:` file, else the
+ * default stack; simulated vLLM workers behind the gateway), so the harness and the stack do not
+ * share an event loop; the harness waits until it is ready, runs with one of its development
+ * keys (the scenario's `stack.tenant`'s, else `pro`'s, else the first), and stops it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import { RunError } from '../errors.ts';
+import { DEFAULT_STACK_FILE } from '../../reference-stack/stack/start-stack.ts';
 
 export interface EmbeddedStackOptions {
   /** Stack file; default the shipped default stack. */
   stackFile?: string;
+  /** Tenant whose development key to use; default `pro` when it has one, else the first. */
+  tenant?: string;
+  /** Pick no development key (the run sends a key of its own). */
+  ownKey?: boolean;
   /** How long to wait for the stack to be up. */
   startTimeoutMs?: number;
 }
@@ -19,8 +26,13 @@ export interface EmbeddedStackOptions {
 export interface EmbeddedStack {
   /** The gateway's base URL, /v1 included. */
   url: string;
-  /** A development key of the stack (the `pro` tenant's when there is one). */
+  /** The development key the run uses (see EmbeddedStackOptions.tenant); undefined with ownKey. */
   apiKey: string | undefined;
+  /** The tenant of `apiKey`. */
+  tenant: string | undefined;
+  /** The stack's name, and the stack file it was started from (as given, or the default's path). */
+  stackName: string;
+  stackFile: string;
   /** One line saying what runs (for the report and the terminal). */
   description: string;
   stop(): Promise<void>;
@@ -32,7 +44,8 @@ const BIN = fileURLToPath(new URL('../../bin/harness.js', import.meta.url));
 const EMBEDDED_NICE = 10;
 
 export async function startEmbeddedStack(o: EmbeddedStackOptions = {}): Promise<EmbeddedStack> {
-  const args = [BIN, 'stack', 'up', ...(o.stackFile ? [o.stackFile] : []), '--port', '0', '--usage-db', ':memory:'];
+  const stackFile = o.stackFile ?? DEFAULT_STACK_FILE;
+  const args = [BIN, 'stack', 'up', stackFile, '--port', '0', '--usage-db', ':memory:'];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   // The stack runs at a lower CPU priority than the harness: on a small machine the two share
   // cores, and the measuring side must keep its schedule. Simulated GPUs keep their timeline
@@ -52,12 +65,29 @@ export async function startEmbeddedStack(o: EmbeddedStackOptions = {}): Promise<
       out += d.toString();
       if (!out.includes('Ctrl-C to stop')) return;
       clearTimeout(timer);
-      const url = /gateway (http:\/\/\S+\/v1)/.exec(out)?.[1];
+      const url = /gateway (https?:\/\/\S+\/v1)/.exec(out)?.[1];
       const keys = [...out.matchAll(/dev key for tenant (\S+): (\S+)/g)].map((m) => ({ tenant: m[1]!, key: m[2]! }));
       if (url === undefined) return reject(new RunError('FG_EMBEDDED_STACK_FAILED', `the embedded stack printed no gateway URL: ${out.trim()}`));
-      const key = keys.find((k) => k.tenant === 'pro') ?? keys[0];
+      let key: { tenant: string; key: string } | undefined;
+      if (o.tenant !== undefined) {
+        key = keys.find((k) => k.tenant === o.tenant);
+        if (key === undefined) {
+          const have = keys.length ? keys.map((k) => k.tenant).join(', ') : 'none';
+          return reject(new RunError('FG_EMBEDDED_STACK_FAILED', `the embedded stack has no development key for tenant "${o.tenant}" (tenants with one: ${have})`));
+        }
+      } else if (!o.ownKey) {
+        key = keys.find((k) => k.tenant === 'pro') ?? keys[0];
+      }
       const workers = (out.match(/^ {2}worker /gm) ?? []).length;
-      resolve({ url, apiKey: key?.key, description: `reference stack "${/stack "([^"]+)"/.exec(out)?.[1] ?? '?'}": gateway + ${workers} simulated vLLM workers${key ? `, tenant ${key.tenant}` : ''}` });
+      const stackName = /stack "([^"]+)"/.exec(out)?.[1] ?? '?';
+      resolve({
+        url,
+        apiKey: key?.key,
+        tenant: key?.tenant,
+        stackName,
+        stackFile,
+        description: `reference stack "${stackName}": gateway + ${workers} simulated vLLM workers${key ? `, tenant ${key.tenant}` : ''} (stack file ${path.relative(process.cwd(), path.resolve(stackFile)) || stackFile})`,
+      });
     });
     child.once('exit', (code) => {
       clearTimeout(timer);

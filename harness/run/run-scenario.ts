@@ -57,20 +57,36 @@ export function harnessVersion(): string {
   return cachedVersion;
 }
 
+/** What summary.json's `target.stack` says about an embedded stack (absent when target.url was given). */
+export interface EmbeddedStackSummary {
+  /** The stack's name and the stack file it was started from (the scenario's `stack:`, else the default). */
+  name: string;
+  file: string;
+  /** The tenant whose development key was sent; null when the scenario's target.api_key was. */
+  tenant: string | null;
+}
+
 export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Promise<RunOutcome> {
   const url = scenario.target.url;
-  if (url !== undefined) return runAgainst(scenario, { ...scenario.target, url }, false, opts);
-  // No target: start the embedded stack (gateway + simulated vLLM workers in a child process), run, stop it.
-  const stack = await startEmbeddedStack();
+  if (url !== undefined) return runAgainst(scenario, { ...scenario.target, url }, undefined, opts);
+  // No target: start the embedded stack (the scenario's `stack:` file, else the default stack:
+  // gateway + simulated vLLM workers in a child process), run, stop it.
+  const ownKey = scenario.target.apiKey !== undefined;
+  const stack = await startEmbeddedStack({
+    ...(scenario.stack ? { stackFile: scenario.stack.file } : {}),
+    ...(scenario.stack?.tenant !== undefined && !ownKey ? { tenant: scenario.stack.tenant } : {}),
+    ownKey,
+  });
   opts.onEmbedded?.(stack.description, stack.url);
   try {
-    return await runAgainst(scenario, { ...scenario.target, url: stack.url, apiKey: scenario.target.apiKey ?? stack.apiKey }, true, opts);
+    const info: EmbeddedStackSummary = { name: stack.stackName, file: stack.stackFile, tenant: ownKey ? null : stack.tenant ?? null };
+    return await runAgainst(scenario, { ...scenario.target, url: stack.url, apiKey: scenario.target.apiKey ?? stack.apiKey }, info, opts);
   } finally {
     await stack.stop();
   }
 }
 
-async function runAgainst(original: Scenario, target: TargetConfig & { url: string }, embedded: boolean, opts: RunOptions): Promise<RunOutcome> {
+async function runAgainst(original: Scenario, target: TargetConfig & { url: string }, embedded: EmbeddedStackSummary | undefined, opts: RunOptions): Promise<RunOutcome> {
   // The scenario as run: its target now has a URL (the embedded stack's, when it had none).
   const scenario: Scenario = { ...original, target };
   const thresholds: Threshold[] = scenario.thresholds.map((expr) => {
@@ -85,7 +101,12 @@ async function runAgainst(original: Scenario, target: TargetConfig & { url: stri
   try {
     const probe = await probeTarget(target, probeAgent);
     if (embedded && probe.modelListed === false) {
-      throw new RunError('FG_EMBEDDED_MODEL_UNKNOWN', `the embedded stack serves ${probe.models!.join(', ')}; the scenario asks for "${target.model}" (set target.model, or --model); nothing was sent`);
+      const served = probe.models!.length ? probe.models!.join(', ') : 'no model';
+      const to = embedded.tenant === null ? '' : ` to tenant ${embedded.tenant}`;
+      throw new RunError(
+        'FG_EMBEDDED_MODEL_UNKNOWN',
+        `the embedded stack "${embedded.name}" (${embedded.file}) serves ${served}${to}; the scenario asks for "${target.model}" (set target.model, or --model); nothing was sent`,
+      );
     }
     probe.warnings.forEach(warn);
     calibration = await calibratePrompts(target, probeAgent, scenario.seed);
@@ -139,10 +160,12 @@ async function runAgainst(original: Scenario, target: TargetConfig & { url: stri
     plan,
     engine: result,
     targetUrl: target.url,
-    embedded,
+    embedded: embedded !== undefined,
     calibration,
     version: harnessVersion(),
   });
+  // Which stack ran, for an embedded run: summary.json's target.stack.
+  if (embedded) summary.target.stack = embedded;
   summary.thresholds = evaluateThresholds(thresholds, summary);
   await folder.finish(summary, result.aggregator.series.toArray());
 

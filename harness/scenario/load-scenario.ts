@@ -26,7 +26,7 @@ export interface LoadOptions {
    * a number where a number belongs); issues in them point at `<command line>`.
    */
   overrides?: Record<string, unknown>;
-  /** Directory relative paths in the file start from. Default: the scenario file's directory. */
+  /** Directory relative paths in the file (empirical data, `stack`) start from. Default: the scenario file's directory. */
   baseDir?: string;
 }
 
@@ -49,7 +49,7 @@ export function parseScenario(text: string, file: string, options: LoadOptions =
   const baseDir = options.baseDir ?? dirname(file);
   const { doc, reader: r } = openYamlDocument(text, file, env, 'FG_SCENARIO_YAML_SYNTAX');
   if (options.overrides && doc.contents !== null) applyOverrides(doc, r, options.overrides);
-  const scenario = readScenario(r, doc.contents, { file, baseDir });
+  const scenario = readScenario(r, doc.contents, { file, baseDir, env });
   if (r.issues.length > 0 || !scenario) throw new ConfigError(r.issues);
   return deepFreeze(scenario);
 }

@@ -19,9 +19,10 @@ import type {
 import { parseThreshold } from '../gate/threshold.ts';
 import { nearest } from '../util/did-you-mean.ts';
 import { LENGTH_DIST_SHAPE, readLengthDist } from './length-distribution.ts';
+import { readScenarioStack } from './scenario-stack.ts';
 import { childPath, describe, formatMs, MapView, scalarValue, type NodeReader } from './yaml-node-reader.ts';
 
-export const TOP_KEYS = ['name', 'description', 'seed', 'target', 'workload', 'load', 'slo', 'thresholds', 'client'] as const;
+export const TOP_KEYS = ['name', 'description', 'seed', 'target', 'stack', 'workload', 'load', 'slo', 'thresholds', 'client'] as const;
 export const TARGET_KEYS = [
   'url', 'model', 'api_key', 'endpoint', 'stream', 'headers', 'body',
   'ignore_eos', 'continuous_usage_stats', 'tokenizer', 'timeouts',
@@ -66,8 +67,10 @@ const DEFAULTS = {
 export interface SchemaContext {
   /** The scenario's file name as given (Scenario.file). */
   file: string;
-  /** Directory that relative paths in the file (empirical data) start from. */
+  /** Directory that relative paths in the file (empirical data, the stack file) start from. */
   baseDir: string;
+  /** Variables for `${VAR}` in the stack file named by `stack`. Default: process.env. */
+  env?: Record<string, string | undefined>;
 }
 
 /**
@@ -99,6 +102,7 @@ export function readScenario(r: NodeReader, rootNode: unknown, ctx: SchemaContex
 
   const targetMap = m.map('target', true);
   const target = targetMap && readTarget(targetMap);
+  const stack = readScenarioStack(m, targetMap, ctx.baseDir, ctx.env ?? process.env);
   const workloadMap = m.map('workload', true);
   const workload = workloadMap && readWorkload(workloadMap, ctx.baseDir);
   const loadMap = m.map('load', true);
@@ -118,6 +122,7 @@ export function readScenario(r: NodeReader, rootNode: unknown, ctx: SchemaContex
     description: description === '' ? undefined : description,
     seed,
     target,
+    ...(stack ? { stack } : {}),
     workload,
     load,
     slo,

@@ -21,7 +21,7 @@ export type Endpoint = 'chat' | 'completions';
 export type Arrival = 'constant' | 'poisson' | 'gamma';
 
 export interface TargetConfig {
-  /** Base URL of the OpenAI-compatible API, including `/v1`. Undefined: embedded stack (not yet). */
+  /** Base URL of the OpenAI-compatible API, including `/v1`. Undefined: the embedded stack. */
   url: string | undefined;
   model: string;
   apiKey: string | undefined;
@@ -107,6 +107,22 @@ export interface ClientConfig {
   saturationLagP99Ms: number;
 }
 
+/**
+ * `stack:` of a scenario without `target.url`: the stack file the embedded stack runs, checked at
+ * load time (it is a valid stack file, and it gives the harness a key to run with).
+ */
+export interface ScenarioStack {
+  /** The stack file as the harness opens it: the scenario's folder joined with a relative path. */
+  file: string;
+  /** The stack's `name`. */
+  name: string;
+  /**
+   * Tenant whose development key the run uses; undefined: `pro` when it holds one, else another
+   * tenant holding one (or no development key, when the scenario sets target.api_key).
+   */
+  tenant: string | undefined;
+}
+
 export interface Scenario {
   name: string;
   /** Path the scenario was loaded from, as given; '<inline>' for code-built scenarios. */
@@ -115,6 +131,8 @@ export interface Scenario {
   /** Seed of every random choice in the plan: same seed, same plan. */
   seed: number;
   target: TargetConfig;
+  /** The stack the embedded stack runs; absent: the default stack (or target.url is set). */
+  stack?: ScenarioStack;
   workload: WorkloadConfig;
   load: LoadConfig;
   slo: SloConfig;

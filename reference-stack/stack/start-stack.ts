@@ -9,15 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { startSimWorker, type SimWorker } from '../worker-sim/start-worker.ts';
 import { startGateway, type Gateway } from '../gateway/gateway-server.ts';
 import type { StackConfig } from './stack-types.ts';
+import { DEV_KEYS } from './dev-keys.ts';
 
 /** The stack file used when none is given. */
 export const DEFAULT_STACK_FILE = fileURLToPath(new URL('../stacks/default.yaml', import.meta.url));
 
-/**
- * Development keys of the default stack. Only their hashes are in the stack file; `stack up`
- * prints the ones whose hash a tenant of the running stack holds.
- */
-export const DEV_KEYS: readonly string[] = ['fg-dev-free', 'fg-dev-pro'];
+export { DEV_KEYS } from './dev-keys.ts';
 
 export interface RunningStack {
   /** The gateway's base URL, /v1 included. */

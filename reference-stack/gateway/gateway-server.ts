@@ -737,7 +737,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
             } catch {
               // A body we cannot read is relayed as it is; usage stays estimated.
             }
+            // Non-streaming: the first byte the client gets is the whole answer's.
             ttftMs = performance.now() - c.t0;
+            ttftOf(requestedModel).observe(ttftMs / 1000);
             status = upstream.statusCode;
             res.writeHead(status, { ...baseHeaders(c), 'content-type': String(upstream.headers['content-type'] ?? 'application/json'), 'content-length': String(buf.length) });
             res.end(buf);
@@ -796,7 +798,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         }
         break;
       }
-      if (ttftMs === null && stream === false) ttftOf(requestedModel).observe((performance.now() - c.t0) / 1000);
     } catch (err) {
       const e = err instanceof GatewayError ? err : new GatewayError(500, 'internal_error', `gateway error: ${(err as Error).message}`);
       status = e.status;

@@ -213,6 +213,8 @@ ${tenantYaml}`,
     assert.equal(await flakyRetry, x);
     const metrics = await (await request(`${gw.url}/metrics`)).body.text();
     assert.match(metrics, /floodgate_gateway_retries_total\{model="m"\} 1\b/);
+    // Non-streaming answers count in the TTFT histogram too (their first byte is the whole answer).
+    assert.match(metrics, /floodgate_gateway_ttft_seconds_count\{model="m"\} 3\b/);
   });
 });
 

@@ -42,7 +42,7 @@ function arg(name: string): string | undefined {
 }
 
 interface Path {
-  name: 'direct' | 'nginx' | 'gateway';
+  name: 'direct' | 'nginx' | 'node-relay' | 'gateway';
   /** Base URL including /v1. */
   base: string;
   /** Pid whose CPU is the proxy's (nginx: the master; its worker is a child). */
@@ -149,9 +149,12 @@ interface FixedRate {
   mean: number;
   sent: number;
   bad: number;
+  /** CPU time of the path's own process per request sent, µs (direct: the worker's). */
+  cpuUsPerReq: number | null;
 }
 
 async function fixedRate(p: Path, rate: number, seconds: number): Promise<FixedRate> {
+  const cpu0 = p.pid === undefined ? undefined : cpuSeconds(p.pid);
   const r = await autocannon({
     url: `${p.base}/chat/completions`,
     method: 'POST',
@@ -162,7 +165,9 @@ async function fixedRate(p: Path, rate: number, seconds: number): Promise<FixedR
     duration: seconds,
     timeout: 10,
   });
-  return { path: p.name, rate, p50: r.latency.p50, p99: r.latency.p99, mean: r.latency.average, sent: r.requests.total, bad: r.errors + r.timeouts + r.non2xx };
+  const cpu = cpu0 === undefined ? null : cpuSeconds(p.pid!) - cpu0;
+  const sent = r.requests.total;
+  return { path: p.name, rate, p50: r.latency.p50, p99: r.latency.p99, mean: r.latency.average, sent, bad: r.errors + r.timeouts + r.non2xx, cpuUsPerReq: cpu === null || sent === 0 ? null : (cpu * 1e6) / sent };
 }
 
 async function ttft(p: Path, rate: number, seconds: number, outRoot: string): Promise<{ p50: number | null; p99: number | null; ok: number; failed: number }> {
@@ -261,6 +266,9 @@ export async function main(): Promise<void> {
     } else {
       console.log('nginx: not found, its column is skipped (apt-get install -y nginx)');
     }
+    const relayRole = await spawnRole(['relay', worker.url]);
+    children.push(relayRole.child);
+    paths.push({ name: 'node-relay', base: relayRole.url, pid: relayRole.child.pid! });
     paths.push({ name: 'gateway', base: `${gw.url}/v1`, pid: gw.child.pid! });
     console.log(`worker: sim h100-sxm llama-3.1-8b, time scale ${timeScale}; non-streaming max_tokens 1 + ignore_eos`);
 
@@ -275,14 +283,15 @@ export async function main(): Promise<void> {
       for (const p of paths) {
         const r = await fixedRate(p, rate, seconds);
         results.push(r);
-        console.log(`  ${p.name} @ ${rate} req/s: mean ${f(r.mean)} ms, p50 ${f(r.p50)} ms, p99 ${f(r.p99)} ms, ${r.sent} sent, ${r.bad} bad`);
+        console.log(`  ${p.name} @ ${rate} req/s: mean ${f(r.mean)} ms, p50 ${f(r.p50)} ms, p99 ${f(r.p99)} ms, ${r.sent} sent, ${r.bad} bad, CPU ${f(r.cpuUsPerReq, 0)} µs/request`);
       }
     }
 
     console.log('\n### Non-streaming (autocannon, fixed rate, ms)\n');
     console.log('autocannon records latency in whole milliseconds: p50/p99 are quantised to 1 ms; the mean is not.\n');
-    console.log('| rate (req/s) | path | sent | bad | mean | p50 | p99 | added mean | added p50 | added p99 | added p99 / nginx added p99 |');
-    console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    console.log('CPU/request: CPU time of that path\'s own process (nginx: master + worker) per request, µs, at /proc tick resolution (10 ms over the run).\n');
+    console.log('| rate (req/s) | path | sent | bad | mean | p50 | p99 | added mean | added p50 | added p99 | added p99 / nginx added p99 | CPU/request (µs) |');
+    console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const rate of rates) {
       const d = results.find((r) => r.rate === rate && r.path === 'direct')!;
       const n = results.find((r) => r.rate === rate && r.path === 'nginx');
@@ -292,7 +301,7 @@ export async function main(): Promise<void> {
         // The ratio is only meaningful when nginx adds something measurable (> 0 at 1 ms resolution).
         const ratio = r.path === 'gateway' && n !== undefined && n.p99 - d.p99 > 0 ? a99! / (n.p99 - d.p99) : null;
         const am = r.path === 'direct' ? null : r.mean - d.mean;
-        console.log(`| ${rate} | ${r.path} | ${r.sent} | ${r.bad} | ${f(r.mean)} | ${f(r.p50)} | ${f(r.p99)} | ${f(am)} | ${f(a50)} | ${f(a99)} | ${r.path !== 'gateway' ? '' : f(ratio)} |`);
+        console.log(`| ${rate} | ${r.path} | ${r.sent} | ${r.bad} | ${f(r.mean)} | ${f(r.p50)} | ${f(r.p99)} | ${f(am)} | ${f(a50)} | ${f(a99)} | ${r.path !== 'gateway' ? '' : f(ratio)} | ${f(r.cpuUsPerReq, 0)} |`);
       }
     }
     const g1000 = results.find((r) => r.rate === 1000 && r.path === 'gateway');

@@ -4,9 +4,16 @@
  *
  *   node --import tsx bench/gateway-overhead/servers.ts worker <timeScale>
  *   node --import tsx bench/gateway-overhead/servers.ts gateway <workerUrl> <keyHash>
+ *   node --import tsx bench/gateway-overhead/servers.ts relay <workerUrl>
+ *
+ * `relay` is the floor for any Node.js gateway: node:http in, undici out, the body piped through
+ * both ways, no auth, queue, routing, metrics or ledger.
  *
  * Each prints one JSON line `{"url": ...}` on stdout once listening, and exits on SIGTERM.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Agent, request } from 'undici';
 import { startSimWorker } from '../../reference-stack/worker-sim/start-worker.ts';
 import { startGateway } from '../../reference-stack/gateway/gateway-server.ts';
 import { parseStack } from '../../reference-stack/stack/load-stack.ts';
@@ -48,6 +55,25 @@ async function main(): Promise<void> {
     const g = await startGateway({ stack, workerUrls: { w1: a }, port: 0, host: '127.0.0.1', usageDbPath: ':memory:' });
     url = `${g.url}`;
     close = () => g.close();
+  } else if (role === 'relay') {
+    if (a === undefined) throw new Error('usage: servers.ts relay <workerUrl>');
+    const origin = new URL(a).origin;
+    const agent = new Agent();
+    const server = http.createServer((req, res) => {
+      request(`${origin}${req.url ?? '/'}`, { method: (req.method ?? 'GET') as 'GET', dispatcher: agent, headers: { 'content-type': String(req.headers['content-type'] ?? 'application/json') }, body: req.method === 'GET' ? null : req })
+        .then((up) => {
+          res.writeHead(up.statusCode, { 'content-type': String(up.headers['content-type'] ?? 'application/json') });
+          up.body.pipe(res);
+        })
+        .catch(() => res.writeHead(502).end());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    close = () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      });
   } else {
     throw new Error(`unknown role ${role}`);
   }

@@ -42,7 +42,7 @@ export interface StackLoadOptions {
 }
 
 export const STACK_TOP_KEYS = ['name', 'description', 'currency', 'models', 'workers', 'gateway', 'tenants'] as const;
-export const MODEL_KEYS = ['name', 'aliases', 'workers', 'fallback', 'context_length', 'price'] as const;
+export const MODEL_KEYS = ['name', 'aliases', 'served_model_name', 'workers', 'fallback', 'context_length', 'price'] as const;
 export const PRICE_KEYS = ['input_per_1m', 'output_per_1m'] as const;
 export const WORKER_KEYS = ['name', 'sim', 'url', 'metrics_url', 'max_in_flight', 'port'] as const;
 export const SIM_KEYS = [
@@ -141,6 +141,9 @@ interface ModelRead {
   fallbackRefs: Named[];
   contextNode: unknown;
   contextPath: string;
+  /** Where served_model_name was written (the model's name node when defaulted). */
+  servedNode: unknown;
+  servedPath: string;
 }
 
 interface WorkerRead {
@@ -210,12 +213,36 @@ function readStack(r: NodeReader, rootNode: unknown, file: string): StackConfig 
   }
   const knownModels = [...canonical.keys()];
   const workerByName = new Map(workers.flatMap((w) => (w.name ? [[w.name.name, w] as const] : [])));
+  const simNamesWanted = new Map<string, { served: string }[]>();
   for (const x of models) {
     for (const ref of x.workerRefs) {
       if (!workerByName.has(ref.name)) badReference(r, ref, 'worker', workerNames);
     }
     for (const ref of x.fallbackRefs) {
       if (!canonical.has(ref.name)) badReference(r, ref, 'model', knownModels);
+    }
+    // The gateway sends the model's served name upstream: every simulated worker must serve it.
+    // A worker that names itself (sim.served_model_name) must match; one that does not also
+    // answers to the model's served name (below).
+    const served = x.config.servedModelName;
+    if (served !== undefined) {
+      for (const ref of x.workerRefs) {
+        const w = workerByName.get(ref.name);
+        const res = w?.resolved;
+        if (res === undefined || w?.config?.kind !== 'sim') continue;
+        const catalogue = [res.model.id, res.model.hfName];
+        if (w.config.sim.servedModelName === undefined) {
+          if (!catalogue.includes(served)) (simNamesWanted.get(ref.name) ?? simNamesWanted.set(ref.name, []).get(ref.name)!).push({ served });
+          continue;
+        }
+        const names = [res.servedModelName, ...catalogue];
+        if (!names.includes(served)) {
+          r.report('FG_STACK_CONFLICT', x.servedNode, x.servedPath, `the gateway sends model "${x.config.name}" to worker "${ref.name}" as "${served}", which that worker does not serve (it serves ${[...new Set(names)].map((n) => `"${n}"`).join(', ')})`, {
+            value: served,
+            allowed: `one of the worker's names: set the model's served_model_name, or the worker's sim.served_model_name, to the same name`,
+          });
+        }
+      }
     }
     // The gateway admits prompts up to context_length: every simulated worker must hold that many.
     const ctx = x.config.contextLength;
@@ -230,6 +257,11 @@ function readStack(r: NodeReader, rootNode: unknown, file: string): StackConfig 
         }
       }
     }
+  }
+  // Simulated workers without a served_model_name also answer to the names their models send them.
+  for (const [workerName, wants] of simNamesWanted) {
+    const w = workerByName.get(workerName)!;
+    if (w.config?.kind === 'sim') (w.config.sim as { extraServedNames?: readonly string[] }).extraServedNames = [...new Set(wants.map((x) => x.served))];
   }
   fallbackCycles(r, models, canonical);
   for (const t of tenants) {
@@ -365,6 +397,8 @@ function readModel(m: MapView): ModelRead {
     m.missing('workers', '"workers" must name at least one worker', 'a list of worker names');
   }
   const fallbackRefs = readNames(m, 'fallback', false) ?? [];
+  const servedGiven = m.str('served_model_name');
+  const servedModelName = servedGiven !== undefined && servedGiven.trim() !== '' ? servedGiven : name;
   const contextLength = m.num('context_length', { integer: true, min: 1 }) ?? STACK_DEFAULTS.contextLength;
   const priceMap = m.map('price');
   let priceInputPer1M = 0;
@@ -378,6 +412,7 @@ function readModel(m: MapView): ModelRead {
     config: {
       name,
       aliases: aliases.map((a) => a.name),
+      ...(servedModelName !== undefined ? { servedModelName } : {}),
       workers: workerRefs.map((w) => w.name),
       fallback: fallbackRefs.map((f) => f.name),
       contextLength,
@@ -385,6 +420,8 @@ function readModel(m: MapView): ModelRead {
       priceOutputPer1M,
     },
     name: name === undefined ? undefined : { name, node: nameNode, path: m.pathOf('name') },
+    servedNode: servedGiven !== undefined ? m.get('served_model_name') : nameNode,
+    servedPath: servedGiven !== undefined ? m.pathOf('served_model_name') : m.pathOf('name'),
     aliases,
     workerRefs,
     fallbackRefs,

@@ -37,6 +37,8 @@ export interface SimEngineOptions {
   model: string | ModelSpec;
   /** Model name served and accepted (vLLM's --served-model-name); default the model's HF name. */
   servedModelName?: string;
+  /** More names accepted in `model` (vLLM's --served-model-name given several names); the stack sets them. */
+  extraServedNames?: readonly string[];
   quantization?: WeightQuant;
   kvCacheDtype?: KvCacheDtype;
   tensorParallelSize?: number;
@@ -207,7 +209,7 @@ export class SimEngine implements WorkerEngine {
     this.config = resolveConfig(options);
     const c = this.config;
     this.modelName = c.servedModelName;
-    this.modelAliases = [...new Set([c.model.id, c.model.hfName].filter((n) => n !== c.servedModelName))];
+    this.modelAliases = [...new Set([c.model.id, c.model.hfName, ...(options.extraServedNames ?? [])].filter((n) => n !== c.servedModelName))];
     this.maxModelLen = c.maxModelLen;
     this.schedulingPolicy = c.schedulingPolicy;
     this.perf = { gpu: c.gpu, model: c.model, quantization: c.quantization, kvCacheDtype: c.kvCacheDtype, tensorParallelSize: c.tensorParallelSize, efficiency: c.efficiency };

@@ -98,7 +98,7 @@ test('defaults are applied once, from a minimal stack', () => {
   const s = parseStack(MINIMAL, '<inline>', { env: {} });
   assert.equal(s.currency, 'USD');
   assert.equal(s.file, '<inline>');
-  assert.deepEqual(s.models[0], { name: 'm', aliases: [], workers: ['w0'], fallback: [], contextLength: 32768, priceInputPer1M: 0, priceOutputPer1M: 0 });
+  assert.deepEqual(s.models[0], { name: 'm', aliases: [], servedModelName: 'm', workers: ['w0'], fallback: [], contextLength: 32768, priceInputPer1M: 0, priceOutputPer1M: 0 });
   const w = s.workers[0]!;
   assert.equal(w.kind, 'sim');
   assert.equal(w.kind === 'sim' && w.port, 0);
@@ -141,6 +141,8 @@ workers:
     gpu: 'h100-sxm', model: 'llama-3.1-8b', quantization: 'fp8', maxNumSeqs: 256, maxNumBatchedTokens: 8192, kvCacheDtype: 'auto',
     tensorParallelSize: 1, gpuMemoryUtilization: 0.9, maxModelLen: 32768, timeScale: 1, seed: 0, enableChunkedPrefill: true,
     enablePrefixCaching: true, schedulingPolicy: 'fcfs',
+    // The stack's model name "m", which the gateway sends, is accepted besides the catalogue names.
+    extraServedNames: ['m'],
     faults: { oom: { abovePromptTokens: 30000, rate: 0.01 }, death: { afterS: 60, restartAfterS: 10 }, slowdown: { factor: 1.5 }, errors: { status: 503, rate: 0.05 } },
   });
 });

@@ -10,6 +10,7 @@
  *   (it completes while the retry is still waiting).
  *
  * - Closing the gateway with a request in flight still writes that request's usage row.
+ * - A model's served_model_name is what its workers receive in `model`.
  *
  * Workers here are small scripted upstreams (vLLM-shaped JSON, /health), so that which request
  * fails and which one is held open are decided by the test, not by timing.
@@ -25,6 +26,7 @@ import { Agent, request } from 'undici';
 import { loadStack, parseStack } from '../../reference-stack/stack/load-stack.ts';
 import { startGateway, type Gateway } from '../../reference-stack/gateway/gateway-server.ts';
 import { UsageLedger } from '../../reference-stack/gateway/usage-ledger.ts';
+import { startStack } from '../../reference-stack/stack/start-stack.ts';
 import { ConfigError } from '../../harness/errors.ts';
 import { startScriptedUpstream, type Decision, type ScriptedUpstream } from '../fixtures/servers/scripted-upstream.ts';
 
@@ -253,6 +255,75 @@ describe('gateway close with a request in flight', () => {
       release();
       await up.close();
       fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('model served_model_name', () => {
+  it('sends the served name upstream while clients use the stack name', async () => {
+    const up = await startScriptedUpstream('w0', () => ({ status: 200 }));
+    try {
+      const stack = parseStack(
+        `name: served\nmodels:\n  - name: m\n    served_model_name: org/Model-X-Instruct\n    workers: [w0]\nworkers:\n  - name: w0\n    url: ${up.url}\ngateway:\n  health: {interval: 60s}\n${tenantYaml}`,
+        'served.yaml',
+      );
+      assert.equal(stack.models[0]!.servedModelName, 'org/Model-X-Instruct');
+      const gw = await startGateway({ stack, workerUrls: { w0: up.url }, port: 0, host: '127.0.0.1', usageDbPath: ':memory:' });
+      try {
+        const r = await chat(gw.url, 'hello');
+        assert.equal(r.status, 200);
+        assert.equal(up.received[0]!.model, 'org/Model-X-Instruct');
+      } finally {
+        await gw.close();
+      }
+    } finally {
+      await up.close();
+    }
+  });
+
+  it('refuses, at load, a model whose simulated worker does not serve its served name', () => {
+    const yaml = (served: string): string =>
+      `name: mismatch\nmodels:\n  - name: foo\n${served}    workers: [w0]\nworkers:\n  - name: w0\n    sim: {gpu: h100-sxm, model: llama-3.1-8b, served_model_name: bar}\n${tenantYaml}`;
+    assert.throws(
+      () => parseStack(yaml(''), 'mismatch.yaml'),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.equal(e.issues.length, 1, e.message);
+        assert.equal(e.issues[0]!.code, 'FG_STACK_CONFLICT');
+        assert.equal(e.issues[0]!.path, 'models[0].name');
+        assert.match(e.issues[0]!.message, /sends model "foo" to worker "w0" as "foo", which that worker does not serve \(it serves "bar", "llama-3\.1-8b"/);
+        return true;
+      },
+    );
+    assert.equal(parseStack(yaml('    served_model_name: bar\n'), 'ok.yaml').models[0]!.servedModelName, 'bar');
+    // Without its own served_model_name, a simulated worker also answers to the names its models send.
+    const plain = parseStack(`name: plain\nmodels:\n  - {name: foo, workers: [w0]}\n  - {name: other, workers: [w0]}\nworkers:\n  - name: w0\n    sim: {gpu: h100-sxm, model: llama-3.1-8b}\n${tenantYaml}`, 'plain.yaml');
+    const w0 = plain.workers[0]!;
+    assert.ok(w0.kind === 'sim');
+    assert.deepEqual(w0.sim.extraServedNames, ['foo', 'other']);
+    // The worker's catalogue names are served too.
+    assert.equal(parseStack(yaml('    served_model_name: llama-3.1-8b\n'), 'ok2.yaml').models[0]!.name, 'foo');
+  });
+});
+
+describe('a stack model named unlike its simulated worker', () => {
+  it('is served: the worker answers to the name the gateway sends', async () => {
+    const stack = parseStack(
+      `name: named\nmodels:\n  - {name: house-model, workers: [w0]}\nworkers:\n  - name: w0\n    sim: {gpu: h100-sxm, model: llama-3.1-8b, quantization: fp8, time_scale: 50}\ngateway:\n  health: {interval: 60s}\n${tenantYaml}`,
+      'named.yaml',
+    );
+    const running = await startStack(stack, { port: 0, usageDbPath: ':memory:' });
+    try {
+      const r = await request(`${running.url}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+        body: JSON.stringify({ model: 'house-model', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 }),
+      });
+      const body = await r.body.text();
+      assert.equal(r.statusCode, 200, body);
+      assert.equal(r.headers['x-served-model'], 'house-model');
+    } finally {
+      await running.close();
     }
   });
 });

@@ -638,7 +638,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       let firstSlot = true;
       for (;;) {
         model = chain[chainIdx]!;
-        body.model = model.name;
+        body.model = model.servedModelName;
         let slot: { worker: WorkerState; release: () => void };
         try {
           const tq = performance.now();
@@ -909,7 +909,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           method: 'POST',
           dispatcher: agent,
           headers: { 'content-type': 'application/json', 'x-request-id': c.id },
-          body: JSON.stringify({ ...body, model: model.name }),
+          body: JSON.stringify({ ...body, model: model.servedModelName }),
         });
         let text = await up.body.text();
         // The context length clients may use is the gateway's, not the worker's.

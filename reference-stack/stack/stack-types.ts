@@ -13,6 +13,8 @@ export interface ModelConfig {
   /** Name clients send in `model`. */
   name: string;
   aliases: readonly string[];
+  /** The name sent to its workers in `model` (vLLM's --served-model-name); default the model's name. */
+  servedModelName: string;
   /** Worker names serving this model. */
   workers: readonly string[];
   /** Models to fall back to, in order, when this one cannot serve (OOM, engine death, context length). */

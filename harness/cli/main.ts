@@ -32,6 +32,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--allow-saturated', 'exit 0 even if the client could not keep to the schedule (still reported)')
     .option('--json', 'print summary.json to stdout instead of the table')
     .option('-q, --quiet', 'no progress line')
+    .option('--metrics-listen <host:port|off>', "serve the harness's own /metrics during the run here (default observe.metrics_listen, else 127.0.0.1:9464; off: none)")
     .action(async (file: string, o: Record<string, unknown>) => {
       code = await runCommand(file, o);
     });

@@ -10,6 +10,7 @@ import { createProgressPrinter } from '../report/progress-line.ts';
 import { renderSummary } from '../report/console-summary.ts';
 import { ExitCode, UsageError } from '../errors.ts';
 import { reportError } from './main.ts';
+import { DEFAULT_METRICS_LISTEN, LISTEN_ALLOWED, parseListen, type ListenAddress } from '../observe/listen-address.ts';
 
 export async function runCommand(file: string, o: Record<string, unknown>): Promise<number> {
   try {
@@ -25,6 +26,14 @@ export async function runCommand(file: string, o: Record<string, unknown>): Prom
     }
     const scenario = loadScenario(file, { overrides });
     const threads = typeof o.threads === 'string' ? numberArg('--threads', o.threads) : undefined;
+    // The harness's own /metrics: --metrics-listen, else the scenario's observe.metrics_listen,
+    // else 127.0.0.1:9464 (a taken port is a warning, never a failure).
+    let metricsListen: ListenAddress | false = scenario.observe?.metricsListen ?? DEFAULT_METRICS_LISTEN;
+    if (typeof o.metricsListen === 'string') {
+      const parsed = parseListen(o.metricsListen);
+      if (typeof parsed === 'string') throw new UsageError('FG_USAGE_BAD_LISTEN', `--metrics-listen: ${parsed}; expected ${LISTEN_ALLOWED}`);
+      metricsListen = parsed;
+    }
 
     const controller = new AbortController();
     let interrupts = 0;
@@ -49,6 +58,11 @@ export async function runCommand(file: string, o: Record<string, unknown>): Prom
         signal: controller.signal,
         hardSignal: hard.signal,
         allowSaturated: Boolean(o.allowSaturated),
+        metricsListen,
+        discoverMetrics: true,
+        onMetricsListen: (url) => {
+          process.stderr.write(`harness metrics at ${url} (during the run)\n`);
+        },
         onWarning: (m) => process.stderr.write(`warning: ${m}\n`),
         onEmbedded: (description, url) => process.stderr.write(`no target.url: embedded stack: ${description} at ${url}\n`),
         onStart: ({ runDir, threads: t, plannedRequests }) => {

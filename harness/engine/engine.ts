@@ -51,6 +51,8 @@ export interface EngineOptions {
   hardSignal?: AbortSignal;
   onRecord?: (r: RequestRecord) => void;
   onProgress?: (p: ProgressSnapshot) => void;
+  /** Called once the run epoch (t = 0 of the run clock, a process.hrtime.bigint() value) is set. */
+  onEpoch?: (epochNs: bigint) => void;
   progressIntervalMs?: number;
 }
 
@@ -153,6 +155,7 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
   // The epoch is set a little in the future, once the threads are up, so the first sends are not late.
   const epochNs = process.hrtime.bigint() + BigInt(START_DELAY_MS * 1e6);
   for (const h of handles) h.setEpoch(epochNs);
+  opts.onEpoch?.(epochNs);
   const nowMs = () => Number(process.hrtime.bigint() - epochNs) / 1e6;
   const cpu0 = process.cpuUsage();
   const startedAt = new Date(Date.now() + Math.max(0, -nowMs()));

@@ -6,11 +6,18 @@
  * about 1 ms early and the last stretch is polled with setImmediate, because Node's timers are
  * only millisecond-grained. Closed-loop users send their next request when the last one ends,
  * after their think time. The executor never prints and never throws for a failed request.
+ *
+ * Tracing (docs/metrics.md, "Tracing"): when the OTEL_* environment configures an OTLP endpoint
+ * (read once, when the executor is made), each request gets a client span started as it is sent,
+ * whose traceparent goes out with it, ended when its record is complete; close() flushes them.
+ * Off, the only cost is one undefined check per request.
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { sendRequest } from '../client/send-request.ts';
 import { createDispatcher } from '../client/dispatcher.ts';
+import { harnessTracer, RequestSpans } from '../client/request-trace.ts';
+import type { Span } from '../telemetry/otel.ts';
 import { buildBody, type RequestTemplate } from './request-template.ts';
 import { closedUserRng, phaseOf, type ClosedStagePlan, type PlannedRequest } from '../workload/plan.ts';
 import { createLengthSampler } from '../workload/length-sampler.ts';
@@ -85,11 +92,15 @@ export class Executor {
   /** Run epoch, process.hrtime.bigint() (one clock for every thread of the process). */
   private epochNs = 0n;
   private elu0: EventLoopUtilization | undefined;
+  /** Request spans; undefined when tracing is off. */
+  private readonly spans: RequestSpans | undefined;
 
   constructor(
     private readonly init: ExecutorInit,
     private readonly emit: (report: ExecutorReport) => void,
   ) {
+    const tracer = harnessTracer(init.template.trace);
+    this.spans = tracer === undefined ? undefined : new RequestSpans(tracer, init.template);
     this.dispatcher = createDispatcher({ connectTimeoutMs: init.template.timeouts.connectMs });
     this.flushTimer = setInterval(() => this.flush(), FLUSH_MS);
   }
@@ -111,6 +122,7 @@ export class Executor {
   setEpoch(epochNs: bigint): void {
     this.epochNs = epochNs;
     this.elu0 = performance.eventLoopUtilization();
+    this.spans?.setClockOffset(this.now());
   }
 
   /** Milliseconds on the run clock. */
@@ -163,6 +175,8 @@ export class Executor {
     clearInterval(this.flushTimer);
     this.flush();
     await this.dispatcher.close().catch(() => this.dispatcher.destroy());
+    // Every record is complete, so every span has ended: send them before the thread goes.
+    await this.spans?.shutdown();
   }
 
   private isIdle(): boolean {
@@ -249,10 +263,16 @@ export class Executor {
     this.inFlight++;
     if (this.inFlight > this.peak) this.peak = this.inFlight;
     const t = this.init.template;
+    let headers = t.headers;
+    let span: Span | undefined;
+    if (this.spans !== undefined) {
+      span = this.spans.start(p, this.now());
+      headers = { ...headers, traceparent: span.traceparent() };
+    }
     const out = await sendRequest({
       dispatcher: this.dispatcher,
       url: t.url,
-      headers: t.headers,
+      headers,
       body,
       stream: t.stream,
       endpoint: t.endpoint,
@@ -279,6 +299,10 @@ export class Executor {
       plannedOutputTokens: p.outputTokens,
       ...out,
     };
+    if (span !== undefined) {
+      record.traceId = span.traceId;
+      this.spans!.end(span, record);
+    }
     this.records.push(record);
     if (this.records.length >= 512) this.flush();
     this.releaseSlot();

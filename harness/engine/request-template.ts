@@ -8,6 +8,7 @@
 import { promptText, wordsFor, type PromptShape } from '../workload/prompt-factory.ts';
 import type { PlannedRequest } from '../workload/plan.ts';
 import type { Endpoint } from '../scenario/scenario-types.ts';
+import type { RequestTraceConfig } from '../client/request-trace.ts';
 
 export interface RequestTemplate {
   /** Full endpoint URL (…/v1/chat/completions or …/v1/completions). */
@@ -21,6 +22,12 @@ export interface RequestTemplate {
   timeouts: { connectMs: number; ttftMs: number; totalMs: number };
   promptShape: PromptShape;
   seed: number;
+  /**
+   * Tracing (docs/metrics.md, "Tracing"): the scenario and stage names the client spans carry,
+   * and an explicit off switch. Tracing itself is on when the OTEL_* environment configures an
+   * OTLP endpoint (read once per client thread); absent: spans carry no scenario name.
+   */
+  trace?: RequestTraceConfig | undefined;
 }
 
 export function endpointUrl(baseUrl: string, endpoint: Endpoint): string {

@@ -75,4 +75,9 @@ export interface RequestRecord {
   requestId: string | undefined;
   servedBy: string | undefined;
   servedModel: string | undefined;
+  /**
+   * W3C trace id (32 hex digits) of the request's client span, when tracing is on (docs/metrics.md,
+   * "Tracing"): joins the record with the harness's and the gateway's spans. Absent otherwise.
+   */
+  traceId?: string | undefined;
 }

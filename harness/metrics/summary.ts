@@ -11,6 +11,7 @@ import type { Plan } from '../workload/plan.ts';
 import type { PromptCalibration } from '../workload/prompt-calibration.ts';
 import type { ThresholdResult } from '../gate/threshold.ts';
 import type { EngineResult } from '../engine/engine.ts';
+import type { ServerSummary } from '../observe/server-summary.ts';
 
 export const SCHEMA_VERSION = 1;
 
@@ -61,8 +62,12 @@ export interface Summary extends BlockSummary {
     cpu_percent: number;
   };
   slo: { ttft_ms: number | null; tpot_ms: number | null; itl_ms: number | null; e2e_ms: number | null };
-  /** Server-side samples (scraped metrics); empty when nothing was sampled. */
-  server: Record<string, unknown>;
+  /**
+   * The target's own metrics during the run (scraped /metrics or Prometheus, on the run clock;
+   * harness/observe/server-summary.ts, docs/metrics.md). runScenario always fills it (source
+   * `none` when nothing was sampled); buildSummary alone leaves it empty.
+   */
+  server: ServerSummary | Record<string, never>;
   stages: StageSummary[];
   by_tenant: Record<string, BlockSummary>;
   by_model: Record<string, BlockSummary>;

@@ -1,7 +1,7 @@
 /**
  * The run folder: reports/<name>-<UTC time>/ (or --out DIR) holding summary.json,
  * requests.jsonl (one line per request: timings and token counts, never prompt or completion
- * text) and timeseries.json. requests.jsonl is streamed as records arrive, so a long run never
+ * text), timeseries.json and, when the target's metrics were sampled, server.json. requests.jsonl is streamed as records arrive, so a long run never
  * holds them all in memory; it is written through a temporary name and renamed when complete.
  */
 import fs from 'node:fs';
@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { RequestRecord } from '../metrics/request-record.ts';
 import type { SeriesPoint } from '../metrics/time-series.ts';
 import type { Summary } from '../metrics/summary.ts';
+import type { ServerPoint } from '../observe/server-summary.ts';
 
 /** `2026-11-27T13:05:09Z` -> `20261127T130509Z` (sortable, safe in file names). */
 export function utcStamp(d: Date): string {
@@ -60,6 +61,7 @@ export function requestLine(r: RequestRecord): Record<string, unknown> {
     request_id: r.requestId ?? null,
     served_by: r.servedBy ?? null,
     served_model: r.servedModel ?? null,
+    trace_id: r.traceId ?? null,
   };
 }
 
@@ -85,10 +87,12 @@ export class RunFolder {
     this.requests.write(JSON.stringify(requestLine(r)) + '\n');
   }
 
-  async finish(summary: Summary, series: SeriesPoint[]): Promise<void> {
+  /** `server`: server.json's points (the target's sampled metrics); not written when undefined. */
+  async finish(summary: Summary, series: SeriesPoint[], server?: readonly ServerPoint[]): Promise<void> {
     await new Promise<void>((resolve, reject) => this.requests.end((err?: Error | null) => (err ? reject(err) : resolve())));
     fs.renameSync(this.tmpRequests, path.join(this.dir, 'requests.jsonl'));
     fs.writeFileSync(path.join(this.dir, 'timeseries.json'), JSON.stringify(series) + '\n');
+    if (server !== undefined) fs.writeFileSync(path.join(this.dir, 'server.json'), JSON.stringify(server) + '\n');
     // summary.json last: its presence means the folder is complete.
     fs.writeFileSync(path.join(this.dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   }

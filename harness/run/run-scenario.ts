@@ -5,12 +5,14 @@
  * warnings go to the callbacks.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { Agent } from 'undici';
 import { buildPlan } from '../workload/plan.ts';
 import { calibratePrompts } from '../workload/prompt-calibration.ts';
 import { probeTarget, authHeaders } from '../client/target-probe.ts';
 import { runEngine, autoThreads, type ProgressSnapshot } from '../engine/engine.ts';
 import { endpointUrl, type RequestTemplate } from '../engine/request-template.ts';
+import { requestTraceConfig } from '../client/request-trace.ts';
 import { buildSummary, SATURATED_ELU, type Summary } from '../metrics/summary.ts';
 import { evaluateThresholds, parseThreshold, type Threshold } from '../gate/threshold.ts';
 import { RunFolder, defaultRunDir } from '../report/run-folder.ts';
@@ -18,6 +20,8 @@ import { ExitCode, RunError, UsageError } from '../errors.ts';
 import type { RequestRecord } from '../metrics/request-record.ts';
 import type { Scenario, TargetConfig } from '../scenario/scenario-types.ts';
 import { startEmbeddedStack } from './embedded-stack.ts';
+import { RunObserver } from '../observe/run-observer.ts';
+import type { ListenAddress } from '../observe/listen-address.ts';
 
 export interface RunOptions {
   /** Run folder; default reports/<name>-<UTC time>/ under `reportsDir`. */
@@ -38,6 +42,20 @@ export interface RunOptions {
   onEmbedded?: (description: string, url: string) => void;
   /** Called once the run folder exists, before any load is sent. */
   onStart?: (info: { runDir: string; threads: number; plannedRequests: number }) => void;
+  /**
+   * Where the harness serves its own /metrics during the run (floodgate_harness_*), overriding
+   * the scenario's observe.metrics_listen; false: not served. Default: the scenario's, else not
+   * served (`harness run` defaults to 127.0.0.1:9464).
+   */
+  metricsListen?: ListenAddress | false;
+  /** Called with the harness's /metrics URL once it is served, before any load is sent. */
+  onMetricsListen?: (url: string) => void;
+  /**
+   * Ask an external target (target.url) for its /metrics (and /sd/prometheus) when the scenario
+   * lists no observe.endpoints. Default: yes for the embedded stack and for scenarios with an
+   * `observe:` block; `harness run` always does.
+   */
+  discoverMetrics?: boolean;
 }
 
 export interface RunOutcome {
@@ -133,14 +151,47 @@ async function runAgainst(original: Scenario, target: TargetConfig & { url: stri
     timeouts: { ...target.timeouts },
     promptShape: { overheadTokens: calibration.overheadTokens, tokensPerWord: calibration.tokensPerWord },
     seed: scenario.seed,
+    // OpenTelemetry client spans (when OTEL_* configures an exporter) carry the scenario and stage names.
+    trace: requestTraceConfig(scenario),
   };
 
   const threads = opts.threads ?? (scenario.client.threads === 'auto' ? autoThreads(scenario) : scenario.client.threads);
   const startGuess = new Date();
   const runDir = opts.outDir ?? defaultRunDir(opts.reportsDir ?? 'reports', scenario.name, startGuess);
   const folder = RunFolder.create(runDir);
-  opts.onStart?.({ runDir, threads, plannedRequests: plan.open.length });
+  // Observability: the target's metrics (sampled, or from Prometheus after the run) and the
+  // harness's own /metrics. Never fails the run.
+  const observer = await RunObserver.start({
+    scenario,
+    targetUrl: target.url,
+    discover: opts.discoverMetrics ?? (embedded !== undefined || original.observe !== undefined),
+    metricsListen: opts.metricsListen ?? scenario.observe?.metricsListen ?? false,
+    runId: path.basename(runDir),
+    warn,
+    ...(opts.onMetricsListen ? { onMetricsUrl: opts.onMetricsListen } : {}),
+  });
+  try {
+    opts.onStart?.({ runDir, threads, plannedRequests: plan.open.length });
+    return await runObserved(scenario, plan, template, threads, folder, runDir, observer, target, embedded, calibration, thresholds, opts);
+  } finally {
+    await observer.close();
+  }
+}
 
+async function runObserved(
+  scenario: Scenario,
+  plan: ReturnType<typeof buildPlan>,
+  template: RequestTemplate,
+  threads: number,
+  folder: RunFolder,
+  runDir: string,
+  observer: RunObserver,
+  target: TargetConfig & { url: string },
+  embedded: EmbeddedStackSummary | undefined,
+  calibration: Awaited<ReturnType<typeof calibratePrompts>>,
+  thresholds: Threshold[],
+  opts: RunOptions,
+): Promise<RunOutcome> {
   const result = await runEngine({
     scenario,
     plan,
@@ -150,10 +201,16 @@ async function runAgainst(original: Scenario, target: TargetConfig & { url: stri
     ...(opts.hardSignal ? { hardSignal: opts.hardSignal } : {}),
     onRecord: (r) => {
       folder.writeRecord(r);
+      observer.onRecord(r);
       opts.onRecord?.(r);
     },
-    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    onProgress: (p) => {
+      observer.onProgress(p);
+      opts.onProgress?.(p);
+    },
+    onEpoch: (epochNs) => observer.onEpoch(epochNs),
   });
+  const server = await observer.finish({ startedAt: result.startedAt, wallMs: result.wallMs });
 
   const summary = buildSummary({
     scenario,
@@ -166,8 +223,9 @@ async function runAgainst(original: Scenario, target: TargetConfig & { url: stri
   });
   // Which stack ran, for an embedded run: summary.json's target.stack.
   if (embedded) summary.target.stack = embedded;
+  summary.server = server.summary;
   summary.thresholds = evaluateThresholds(thresholds, summary);
-  await folder.finish(summary, result.aggregator.series.toArray());
+  await folder.finish(summary, result.aggregator.series.toArray(), server.points);
 
   const reasons: string[] = [];
   let exitCode: number = ExitCode.OK;

@@ -20,5 +20,7 @@ export const SCENARIO_ERROR_CODES: Record<string, string> = {
   FG_SCENARIO_STACK_FILE: 'the stack file named by `stack` is missing, unreadable or not a valid stack file',
   FG_SCENARIO_STACK_TENANT: 'the stack gives the harness no key to run with: an unknown tenant, a tenant without a development key, or no tenant at all',
   FG_SCENARIO_STACK_WITH_TARGET: '`stack` (a stack the harness starts) and `target.url` (a running server) are both set',
+  FG_SCENARIO_OBSERVE_URL: 'an observe endpoint or Prometheus URL is not an http(s) URL',
+  FG_SCENARIO_OBSERVE_LISTEN: 'observe.metrics_listen is not host:port, a port, or off',
 };
 

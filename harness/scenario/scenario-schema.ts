@@ -20,9 +20,10 @@ import { parseThreshold } from '../gate/threshold.ts';
 import { nearest } from '../util/did-you-mean.ts';
 import { LENGTH_DIST_SHAPE, readLengthDist } from './length-distribution.ts';
 import { readScenarioStack } from './scenario-stack.ts';
+import { readObserve } from './scenario-observe.ts';
 import { childPath, describe, formatMs, MapView, scalarValue, type NodeReader } from './yaml-node-reader.ts';
 
-export const TOP_KEYS = ['name', 'description', 'seed', 'target', 'stack', 'workload', 'load', 'slo', 'thresholds', 'client'] as const;
+export const TOP_KEYS = ['name', 'description', 'seed', 'target', 'stack', 'workload', 'load', 'slo', 'thresholds', 'client', 'observe'] as const;
 export const TARGET_KEYS = [
   'url', 'model', 'api_key', 'endpoint', 'stream', 'headers', 'body',
   'ignore_eos', 'continuous_usage_stats', 'tokenizer', 'timeouts',
@@ -114,6 +115,7 @@ export function readScenario(r: NodeReader, rootNode: unknown, ctx: SchemaContex
   const thresholds = thresholdSeq ? readThresholds(r, thresholdSeq.items, 'thresholds', loadRead?.stageNames) : [];
   const clientMap = m.map('client');
   const client = clientMap ? readClient(clientMap) : { threads: 'auto' as const, saturationLagP99Ms: DEFAULTS.saturationLagP99Ms };
+  const observe = readObserve(m);
 
   if (r.issues.length > 0 || name === undefined || !target || !workload || !load) return undefined;
   return {
@@ -128,6 +130,7 @@ export function readScenario(r: NodeReader, rootNode: unknown, ctx: SchemaContex
     slo,
     thresholds,
     client,
+    ...(observe ? { observe } : {}),
   };
 }
 

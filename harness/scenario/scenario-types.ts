@@ -123,6 +123,42 @@ export interface ScenarioStack {
   tenant: string | undefined;
 }
 
+/** A /metrics endpoint the harness samples during the run. */
+export interface ObserveEndpoint {
+  name: string;
+  url: string;
+}
+
+/** `observe.prometheus`: ask a Prometheus server (query_range) instead of scraping. */
+export interface ObservePrometheus {
+  /** Base URL of the Prometheus server, e.g. http://127.0.0.1:9090. */
+  url: string;
+  /** query_range step; undefined: observe.interval. */
+  stepMs: number | undefined;
+  /** Window of rate()/increase() (`$rate_window`); undefined: 4 x max(step, scrape interval). */
+  rateWindowMs: number | undefined;
+  /** PromQL by name: overrides a default query or adds one (docs/metrics.md). */
+  queries: Readonly<Record<string, string>>;
+}
+
+/** `observe:`: sampling the target's metrics during the run (docs/scenarios.md). */
+export interface ObserveConfig {
+  /** Sample at all (default true). */
+  enabled: boolean;
+  /** Between samples (default 1 s). */
+  intervalMs: number;
+  /** Per-scrape timeout; undefined: the interval, at most 5 s. */
+  timeoutMs: number | undefined;
+  /** /metrics endpoints; undefined: discovered from the target (docs/scenarios.md). */
+  endpoints: readonly ObserveEndpoint[] | undefined;
+  prometheus: ObservePrometheus | undefined;
+  /**
+   * Where the harness serves its own /metrics during the run. undefined: the default
+   * (`harness run`: 127.0.0.1:9464; programmatic runScenario: not served); false: not served.
+   */
+  metricsListen: { host: string; port: number } | false | undefined;
+}
+
 export interface Scenario {
   name: string;
   /** Path the scenario was loaded from, as given; '<inline>' for code-built scenarios. */
@@ -139,4 +175,6 @@ export interface Scenario {
   /** Threshold expressions as written, e.g. `ttft.p95 < 800ms` (parsed and checked at load). */
   thresholds: readonly string[];
   client: ClientConfig;
+  /** The scenario's `observe:` block; absent when the file has none (the defaults apply). */
+  observe?: ObserveConfig;
 }

@@ -12,21 +12,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { parse as parseYaml } from 'yaml';
 import { parseStack } from '../../reference-stack/stack/load-stack.ts';
 import { startStack, type RunningStack } from '../../reference-stack/stack/start-stack.ts';
-
-const DIR = fileURLToPath(new URL('../../reference-stack/deploy/prometheus/', import.meta.url));
-const PROMETHEUS = process.env['PROMETHEUS'] ?? 'prometheus';
-/** Bound of each wait: generous for a busy 2-core machine, far below the test runner's. */
-const WAIT_MS = 20_000;
+import { freePort, PROMETHEUS_DIR as DIR, startPrometheus, testPrometheusConfig, type PrometheusProcess } from '../fixtures/prometheus-process.ts';
 
 // The key hash is the development key fg-dev-pro's (DEV_KEYS in start-stack.ts).
 const STACK_YAML = `
@@ -49,142 +40,25 @@ tenants:
 const REQUESTS = 4;
 
 let stack: RunningStack | undefined;
-let prom: ChildProcess | undefined;
-let promExit: Promise<void> = Promise.resolve();
-let promLog = '';
-let promUrl = '';
+let prom: PrometheusProcess | undefined;
 let gatewayHost = '';
 let harnessHost = '';
-let tmp = '';
 
-/** A loopback port free a moment ago (bound on port 0, then closed). */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', resolve);
-  });
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
-function promTail(): string {
-  return promLog.split('\n').slice(-20).join('\n');
-}
-
-/** Polls `probe` until it returns a value (not undefined), at most WAIT_MS. */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, last: () => string = () => ''): Promise<T> {
-  const deadline = Date.now() + WAIT_MS;
-  let error = '';
-  for (;;) {
-    if (prom?.exitCode !== null && prom?.exitCode !== undefined) assert.fail(`prometheus exited (${prom.exitCode}) while waiting for ${what}:\n${promTail()}`);
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-      error = '';
-    } catch (e) {
-      error = String(e);
-    }
-    if (Date.now() > deadline) assert.fail(`timed out after ${WAIT_MS} ms waiting for ${what}${error ? `: ${error}` : ''}\n${last()}\nprometheus log:\n${promTail()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function api<T>(pathAndQuery: string): Promise<T> {
-  const res = await fetch(`${promUrl}${pathAndQuery}`, { signal: AbortSignal.timeout(5000) });
-  const body = (await res.json()) as { status: string; data: T; error?: string };
-  if (body.status !== 'success') throw new Error(`${pathAndQuery}: ${body.error}`);
-  return body.data;
-}
-
-interface Sample {
-  metric: Record<string, string>;
-  value: [number, string];
-}
-const query = (q: string) => api<{ result: Sample[] }>(`/api/v1/query?query=${encodeURIComponent(q)}`).then((d) => d.result);
-
-interface Target {
-  labels: Record<string, string>;
-  scrapePool: string;
-  scrapeUrl: string;
-  health: string;
-  lastError: string;
-}
-const targets = () => api<{ activeTargets: Target[] }>('/api/v1/targets?state=active').then((d) => d.activeTargets);
-
-interface Rule {
-  name: string;
-  type: string;
-  health: string;
-  lastError?: string;
-  lastEvaluation: string;
-}
-const ruleGroups = () => api<{ groups: Array<{ name: string; file: string; rules: Rule[] }> }>('/api/v1/rules').then((d) => d.groups);
-
-/** prometheus.yml with the test's addresses and 1 s intervals; rule files by absolute path. */
-function testConfig(): string {
-  const cfg = parseYaml(fs.readFileSync(path.join(DIR, 'prometheus.yml'), 'utf8')) as {
-    global: Record<string, string>;
-    rule_files: string[];
-    scrape_configs: Array<{ job_name: string; static_configs?: Array<{ targets: string[] }>; http_sd_configs?: Array<{ url: string; refresh_interval?: string }> }>;
-  };
-  cfg.global['scrape_interval'] = '1s';
-  cfg.global['evaluation_interval'] = '1s';
-  cfg.rule_files = cfg.rule_files.map((f) => path.resolve(DIR, f));
-  const job = (name: string) => {
-    const j = cfg.scrape_configs.find((x) => x.job_name === name);
-    assert.ok(j, `job ${name} in prometheus.yml`);
-    return j;
-  };
-  job('floodgate-gateway').static_configs = [{ targets: [gatewayHost] }];
-  const sd = job('floodgate-workers').http_sd_configs;
-  assert.equal(sd?.length, 1);
-  sd[0]!.url = sd[0]!.url.replace('127.0.0.1:8080', gatewayHost);
-  assert.equal(sd[0]!.url, `http://${gatewayHost}/sd/prometheus`);
-  sd[0]!.refresh_interval = '1s';
-  job('floodgate-harness').static_configs = [{ targets: [harnessHost] }];
-  return stringifyYaml(cfg);
-}
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, last?: () => string): Promise<T> => prom!.waitFor(what, probe, last);
+const query = (q: string) => prom!.query(q);
+const targets = () => prom!.targets();
+const ruleGroups = () => prom!.ruleGroups();
 
 before(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fg-prometheus-'));
   stack = await startStack(parseStack(STACK_YAML, 'prometheus-scrape.yaml'), { port: 0, usageDbPath: ':memory:', timeScale: 50 });
   gatewayHost = new URL(stack.url).host;
   harnessHost = `127.0.0.1:${await freePort()}`;
-  const port = await freePort();
-  promUrl = `http://127.0.0.1:${port}`;
-  const config = path.join(tmp, 'prometheus.yml');
-  fs.writeFileSync(config, testConfig());
-  const child = spawn(PROMETHEUS, [`--config.file=${config}`, `--storage.tsdb.path=${path.join(tmp, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=info'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  prom = child;
-  const onOutput = (d: Buffer) => {
-    promLog = (promLog + d.toString()).slice(-20_000);
-  };
-  child.stdout!.on('data', onOutput);
-  child.stderr!.on('data', onOutput);
-  promExit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const spawned = await new Promise<Error | undefined>((resolve) => {
-    child.once('spawn', () => resolve(undefined));
-    child.once('error', (e) => resolve(e));
-  });
-  if (spawned !== undefined) {
-    prom = undefined;
-    assert.fail((spawned as NodeJS.ErrnoException).code === 'ENOENT' ? `prometheus not found (${PROMETHEUS}): install Debian's \`prometheus\` package (apt-get install prometheus), which CI installs, or set PROMETHEUS to its path` : `prometheus did not start: ${spawned.message}`);
-  }
-  await waitFor('prometheus to be ready', async () => ((await fetch(`${promUrl}/-/ready`, { signal: AbortSignal.timeout(2000) })).ok ? true : undefined));
+  prom = await startPrometheus(testPrometheusConfig(gatewayHost, [harnessHost]));
 });
 
 after(async () => {
-  const p = prom;
-  if (p !== undefined && p.exitCode === null && p.signalCode === null) {
-    p.kill('SIGTERM');
-    const killed = setTimeout(() => p.kill('SIGKILL'), 10_000);
-    await promExit;
-    clearTimeout(killed);
-  }
+  await prom?.stop();
   await stack?.close();
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
 describe('Prometheus scraping the reference stack', () => {

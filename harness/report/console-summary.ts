@@ -4,6 +4,8 @@
 import type { Summary } from '../metrics/summary.ts';
 import type { LatencyStats } from '../metrics/latency-histogram.ts';
 import { formatDuration } from '../util/duration.ts';
+import type { ServerSummary } from '../observe/server-summary.ts';
+import type { Stats } from '../observe/derive.ts';
 
 const LAT_ROWS: Array<[string, keyof Summary['latency_ms']]> = [
   ['TTFT', 'ttft'],
@@ -74,6 +76,7 @@ export function renderSummary(s: Summary, runDir: string | undefined): string {
       L.push(`  ${pad(st.name, 16)}${pad(target, 12, true)}${pad(fmtNum(st.requests.ok, 0), 8, true)}${pad(fmtNum(st.requests.failed, 0), 8, true)}${pad(fmtNum(st.throughput.requests_per_s, 2), 9, true)}${pad(fmtMs(st.latency_ms.ttft.p50), 10, true)}${pad(fmtMs(st.latency_ms.ttft.p95), 10, true)}${pad(fmtMs(st.latency_ms.itl.p95), 9, true)}${pad(fmtMs(st.latency_ms.e2e.p95), 9, true)}`);
     }
   }
+  L.push(...serverLines(s.server));
   const errs = Object.entries(s.errors);
   if (errs.length) {
     L.push('');
@@ -98,4 +101,25 @@ export function renderSummary(s: Summary, runDir: string | undefined): string {
   }
   L.push('');
   return L.join('\n');
+}
+
+/** The server's side of the run (summary.server), next to the client's; nothing when not sampled. */
+function serverLines(server: Summary['server']): string[] {
+  if (!('source' in server)) return [];
+  const sv = server as ServerSummary;
+  if (sv.source === 'none') return ['', `  server      not sampled${sv.note ? `: ${sv.note}` : ''}`];
+  const rows: Array<[string, Stats, (v: number | null) => string]> = [
+    ['queue depth', sv.queue_depth, (v) => fmtNum(v, 1)],
+    ['running', sv.running, (v) => fmtNum(v, 1)],
+    ['KV-cache usage', sv.kv_cache_usage, fmtPct],
+    ['GPU utilisation', sv.gpu_utilization, fmtPct],
+    ['GPU memory used', sv.gpu_memory_used_fraction, fmtPct],
+    ['preemptions/s', sv.preemptions_per_s, (v) => fmtNum(v, 2)],
+    ['prefix-cache hits', sv.prefix_cache_hit_rate, fmtPct],
+  ];
+  const shown = rows.filter(([, st]) => st.mean !== null || st.max !== null);
+  if (shown.length === 0) return ['', `  server      ${sv.samples} samples, no serving metrics found${sv.note ? ` (${sv.note})` : ''}`];
+  const L = ['', `  ${pad(`server (${sv.source}, ${sv.samples} samples)`, 36)}${['mean', 'p95', 'max'].map((h) => pad(h, 9, true)).join('')}`];
+  for (const [label, st, f] of shown) L.push(`  ${pad(label, 36)}${[st.mean, st.p95, st.max].map((v) => pad(f(v), 9, true)).join('')}`);
+  return L;
 }

@@ -1,7 +1,8 @@
 /**
  * buildSummary (harness/metrics/summary.ts): the summary.json contract of DESIGN.md, the
  * measurement windows of docs/metrics.md (run, stages, interrupted runs), warmup/cooldown
- * exclusion, per-model and per-tenant blocks, and the saturation verdict.
+ * exclusion, per-model and per-tenant blocks, and the saturation verdict; the terminal summary's
+ * server block.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +14,9 @@ import { buildPlan } from '../../harness/workload/plan.ts';
 import { parseScenario } from '../../harness/scenario/load-scenario.ts';
 import { failedRecord, record } from '../fixtures/records.ts';
 import type { RequestRecord } from '../../harness/metrics/request-record.ts';
+import { renderSummary } from '../../harness/report/console-summary.ts';
+import { buildServerSummary, noServerSummary, type ServerPoint } from '../../harness/observe/server-summary.ts';
+import { emptyValues } from '../../harness/observe/derive.ts';
 
 const sc = parseScenario(
   `name: s
@@ -141,5 +145,28 @@ describe('blocks, goodput and saturation', () => {
     assert.equal(summarize(late).client.saturated, true);
     assert.equal(summarize(onTime, { engine: { eventLoopUtilization: SATURATED_ELU + 0.01 } }).client.saturated, true);
     assert.equal(summarize(onTime, { engine: { eventLoopUtilization: SATURATED_ELU - 0.01 } }).client.saturated, false);
+  });
+});
+
+describe('the terminal summary', () => {
+  test("shows the server's side next to the client's: sampled figures, or why there are none", () => {
+    const s = summarize([record({ id: 0, sentMs: 1000 }), record({ id: 1, sentMs: 1500 })]);
+    const point = (t: number, running: number, kv: number): ServerPoint => ({
+      ...emptyValues(),
+      t_s: t,
+      running,
+      queue_depth: 1,
+      kv_cache_usage: kv,
+      by_worker: {},
+      failed: [],
+    });
+    s.server = buildServerSummary({ source: 'metrics', note: null, intervalS: 1, durationS: 2, points: [point(0, 2, 0.1), point(1, 8, 0.4), point(2, 4, 0.2)] });
+    const text = renderSummary(s, undefined);
+    assert.match(text, /server \(metrics, 3 samples\)\s+mean\s+p95\s+max/);
+    assert.match(text, /running\s+4\.7\s+8\s+8/);
+    assert.match(text, /KV-cache usage\s+23\.3%\s+40\.0%\s+40\.0%/);
+    assert.doesNotMatch(text, /GPU utilisation/, 'figures nobody exported are left out');
+    s.server = noServerSummary('the target has no /metrics');
+    assert.match(renderSummary(s, undefined), /server {6}not sampled: the target has no \/metrics/);
   });
 });

@@ -392,34 +392,27 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   const tokensTotal = new Counter({ name: 'floodgate_gateway_tokens_total', help: 'Tokens served (from the workers\' usage), by tenant, requested model and kind (prompt, completion).', labelNames: ['tenant', 'model', 'kind'], registers: [registry] });
   const costTotal = new Counter({ name: 'floodgate_gateway_cost_total', help: 'Spend at the stack\'s prices, in its currency, by tenant and requested model.', labelNames: ['tenant', 'model'], registers: [registry] });
-  new Gauge({
-    name: 'floodgate_gateway_budget_spent',
-    help: 'Spend counted against the tenant\'s budget this UTC day or month, in the stack\'s currency.',
-    labelNames: ['tenant', 'period'],
-    registers: [registry],
-    collect() {
-      const t = now();
-      for (const x of tenants) {
-        const b = x.limiter.budgetState(t);
-        this.set({ tenant: x.config.name, period: 'day' }, b.spentDay);
-        this.set({ tenant: x.config.name, period: 'month' }, b.spentMonth);
-      }
-    },
-  });
-  new Gauge({
-    name: 'floodgate_gateway_budget_limit',
-    help: 'The tenant\'s budget per UTC day or month, in the stack\'s currency (absent when it has none).',
-    labelNames: ['tenant', 'period'],
-    registers: [registry],
-    collect() {
-      const t = now();
-      for (const x of tenants) {
-        const b = x.limiter.budgetState(t);
-        if (b.limitDay !== null) this.set({ tenant: x.config.name, period: 'day' }, b.limitDay);
-        if (b.limitMonth !== null) this.set({ tenant: x.config.name, period: 'month' }, b.limitMonth);
-      }
-    },
-  });
+  /** A per-tenant, per-period (day, month) budget gauge read from each tenant's budget state. */
+  const budgetGauge = (name: string, help: string, pick: (b: ReturnType<TenantLimiter['budgetState']>, period: 'day' | 'month') => number | null): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['tenant', 'period'],
+      registers: [registry],
+      collect() {
+        const t = now();
+        for (const x of tenants) {
+          const b = x.limiter.budgetState(t);
+          for (const period of ['day', 'month'] as const) {
+            const v = pick(b, period);
+            if (v !== null) this.set({ tenant: x.config.name, period }, v);
+          }
+        }
+      },
+    });
+  };
+  budgetGauge('floodgate_gateway_budget_spent', "Spend counted against the tenant's budget this UTC day or month, in the stack's currency.", (b, p) => (p === 'day' ? b.spentDay : b.spentMonth));
+  budgetGauge('floodgate_gateway_budget_limit', "The tenant's budget per UTC day or month, in the stack's currency (absent when it has none).", (b, p) => (p === 'day' ? b.limitDay : b.limitMonth));
   /** Labelled children, looked up once per label set (the per-request path skips prom-client's label hashing). */
   const cached = <T>(make: (key: string) => T): ((key: string) => T) => {
     const m = new Map<string, T>();

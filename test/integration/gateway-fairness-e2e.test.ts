@@ -31,6 +31,7 @@ import { createHash } from 'node:crypto';
 import { parseStack } from '../../reference-stack/stack/load-stack.ts';
 import { startSimWorker, type SimWorker } from '../../reference-stack/worker-sim/start-worker.ts';
 import { startGateway, type Gateway } from '../../reference-stack/gateway/gateway-server.ts';
+import { holdStream, waitForQueueDepth } from '../fixtures/gateway-queue.ts';
 
 const MODEL = 'fair';
 const keyOf = (tenant: string): string => `fg-fair-e2e-${tenant}-71b4`;
@@ -64,41 +65,11 @@ async function hold(g: Gateway, n: number): Promise<{ abort: () => void; ended: 
   const res = await post(g, 'hold', { model: MODEL, messages: [{ role: 'user', content: `hold ${n}` }], max_tokens: 100_000, ignore_eos: true, stream: true }, ac.signal);
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('x-served-by'), 'w0');
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  while (!text.includes('data: ')) {
-    const { value, done } = await reader.read();
-    assert.equal(done, false, 'a hold ended before its first token');
-    text += decoder.decode(value, { stream: true });
-  }
-  let ended = false;
-  void (async () => {
-    try {
-      while (!(await reader.read()).done);
-      ended = true;
-    } catch {
-      // aborted
-    }
-  })();
-  return { abort: () => ac.abort(), ended: () => ended };
+  const { ended } = await holdStream(res, 'a hold');
+  return { abort: () => ac.abort(), ended };
 }
 
-async function queueDepth(g: Gateway): Promise<number> {
-  const text = await (await fetch(`${g.url}/metrics`)).text();
-  const m = new RegExp(`floodgate_gateway_queue_depth\\{model="${MODEL}"\\} (\\d+)`).exec(text);
-  return m ? Number(m[1]) : 0;
-}
-
-/** Polls /metrics (each poll a real round trip) until the queue holds `n`; bounded. */
-async function waitForDepth(g: Gateway, n: number): Promise<void> {
-  for (let i = 0; ; i++) {
-    const d = await queueDepth(g);
-    if (d === n) return;
-    assert.ok(d < n, `queue depth ${d} passed the expected ${n}`);
-    assert.ok(i < 20_000, `the queue never reached depth ${n} (at ${d})`);
-  }
-}
+const waitForDepth = (g: Gateway, n: number): Promise<void> => waitForQueueDepth(g.url, MODEL, n);
 
 interface Spec {
   tenant: string;

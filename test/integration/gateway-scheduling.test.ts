@@ -23,6 +23,7 @@ import path from 'node:path';
 import { parseStack } from '../../reference-stack/stack/load-stack.ts';
 import { startSimWorker, type SimWorker } from '../../reference-stack/worker-sim/start-worker.ts';
 import { startGateway, type Gateway } from '../../reference-stack/gateway/gateway-server.ts';
+import { holdStream, waitForQueueDepth } from '../fixtures/gateway-queue.ts';
 
 const hashOf = (key: string): string => `sha256:${createHash('sha256').update(key).digest('hex')}`;
 const FIXED_NOW = Date.UTC(2025, 5, 15, 12, 0, 0);
@@ -152,45 +153,11 @@ async function block(g: Gateway): Promise<{ abort: () => void; ended: () => bool
   holds.push(ac);
   const res = await post(g, 'blk', chat('blocker', { stream: true, max_tokens: 100000 }), ac.signal);
   assert.equal(res.status, 200);
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  while (!text.includes('data: ')) {
-    const { value, done } = await reader.read();
-    assert.equal(done, false, 'the blocker ended before its first token');
-    text += decoder.decode(value, { stream: true });
-  }
-  let ended = false;
-  void (async () => {
-    try {
-      for (;;) {
-        if ((await reader.read()).done) {
-          ended = true;
-          return;
-        }
-      }
-    } catch {
-      // aborted
-    }
-  })();
-  return { abort: () => ac.abort(), ended: () => ended };
+  const { ended } = await holdStream(res, 'the blocker');
+  return { abort: () => ac.abort(), ended };
 }
 
-async function queueDepth(g: Gateway): Promise<number> {
-  const text = await (await fetch(`${g.url}/metrics`)).text();
-  const m = new RegExp(`floodgate_gateway_queue_depth\\{model="${MODEL}"\\} (\\d+)`).exec(text);
-  return m ? Number(m[1]) : 0;
-}
-
-/** Polls /metrics (each poll a real round trip, no sleeps) until the queue holds `n`. */
-async function waitForDepth(g: Gateway, n: number): Promise<void> {
-  for (let i = 0; ; i++) {
-    const d = await queueDepth(g);
-    if (d === n) return;
-    assert.ok(d < n, `queue depth ${d} passed the expected ${n}`);
-    assert.ok(i < 20_000, `the queue never reached depth ${n} (at ${d})`);
-  }
-}
+const waitForDepth = (g: Gateway, n: number): Promise<void> => waitForQueueDepth(g.url, MODEL, n);
 
 interface Sent {
   tag: string;

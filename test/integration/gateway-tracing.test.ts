@@ -13,57 +13,18 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { parseStack } from '../../reference-stack/stack/load-stack.ts';
 import { startGateway, type Gateway } from '../../reference-stack/gateway/gateway-server.ts';
 import { formatTraceparent, newSpanId, newTraceId } from '../../harness/telemetry/otel.ts';
 import { startScriptedUpstream, type ScriptedUpstream } from '../fixtures/servers/scripted-upstream.ts';
+import { spanAttr, startOtlpReceiver } from '../fixtures/servers/otlp-receiver.ts';
 
 const KEY = 'fg-tracing-key-77d1';
 const HASH = `sha256:${createHash('sha256').update(KEY).digest('hex')}`;
 const CANARY = 'CANARY-trace-4f1c-do-not-export';
 
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  attributes?: { key: string; value: Record<string, unknown> }[];
-  events?: { name: string; attributes?: { key: string; value: Record<string, unknown> }[] }[];
-  status?: { code?: number; message?: string };
-}
-
-/** An OTLP/HTTP receiver on loopback: collects every exported span and the raw bodies. */
-async function startReceiver(): Promise<{ url: string; spans: OtlpSpan[]; bodies: string[]; close(): Promise<void> }> {
-  const spans: OtlpSpan[] = [];
-  const bodies: string[] = [];
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => {
-      bodies.push(body);
-      if (req.url === '/v1/traces') {
-        const j = JSON.parse(body) as { resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[] };
-        for (const rs of j.resourceSpans) for (const ss of rs.scopeSpans) spans.push(...ss.spans);
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    spans,
-    bodies,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-}
-
-const attr = (s: { attributes?: { key: string; value: Record<string, unknown> }[] }, key: string): unknown => {
-  const v = s.attributes?.find((a) => a.key === key)?.value;
-  return v === undefined ? undefined : Object.values(v)[0];
-};
+const startReceiver = startOtlpReceiver;
+const attr = spanAttr;
 
 async function chat(gw: Gateway, model: string, traceparent: string): Promise<Response> {
   return fetch(`${gw.url}/v1/chat/completions`, {

@@ -29,65 +29,11 @@ import { Executor, type ExecutorInit } from '../../harness/engine/executor.ts';
 import { endpointUrl, type RequestTemplate } from '../../harness/engine/request-template.ts';
 import { requestTraceConfig } from '../../harness/client/request-trace.ts';
 import type { RequestRecord } from '../../harness/metrics/request-record.ts';
+import { spanAttr, startOtlpReceiver, type OtlpReceiver } from '../fixtures/servers/otlp-receiver.ts';
 
-interface OtlpKv {
-  key: string;
-  value: Record<string, unknown>;
-}
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  startTimeUnixNano: string;
-  endTimeUnixNano: string;
-  attributes?: OtlpKv[];
-  events?: { name: string; timeUnixNano: string; attributes?: OtlpKv[] }[];
-  status?: { code?: number; message?: string };
-}
-/** A received span with the service.name of its resource. */
-type Received = OtlpSpan & { service: string };
-
-interface Receiver {
-  url: string;
-  spans: Received[];
-  bodies: string[];
-  close(): Promise<void>;
-}
-
-/** An OTLP/HTTP receiver on loopback: collects every exported span and the raw bodies. */
-async function startReceiver(): Promise<Receiver> {
-  const spans: Received[] = [];
-  const bodies: string[] = [];
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => {
-      bodies.push(body);
-      if (req.url === '/v1/traces') {
-        const j = JSON.parse(body) as { resourceSpans: { resource: { attributes: OtlpKv[] }; scopeSpans: { spans: OtlpSpan[] }[] }[] };
-        for (const rs of j.resourceSpans) {
-          const service = String(Object.values(rs.resource.attributes.find((a) => a.key === 'service.name')?.value ?? {})[0]);
-          for (const ss of rs.scopeSpans) for (const s of ss.spans) spans.push({ ...s, service });
-        }
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    spans,
-    bodies,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-}
-
-const attr = (s: { attributes?: OtlpKv[] }, key: string): unknown => {
-  const v = s.attributes?.find((a) => a.key === key)?.value;
-  return v === undefined ? undefined : Object.values(v)[0];
-};
+type Receiver = OtlpReceiver;
+const startReceiver = startOtlpReceiver;
+const attr = spanAttr;
 
 /** Sets OTEL_* variables for the duration of fn (client threads and the gateway read them at start). */
 async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {

@@ -5,6 +5,7 @@
 const benches: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   'client-accuracy': () => import('./client-accuracy/run.ts'),
   'gateway-overhead': () => import('./gateway-overhead/run.ts'),
+  'report-open': () => import('./report-open/run.ts'),
   'sim-calibration': () => import('./sim-calibration/run.ts'),
   'sim-scale': () => import('./sim-scale/run.ts'),
 };

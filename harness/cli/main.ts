@@ -6,7 +6,10 @@
 import { Command, CommanderError } from 'commander';
 import { runCommand } from './run-command.ts';
 import { validateCommand } from './validate-command.ts';
+import { reportCommand } from './report-command.ts';
 import { registerStackCommands } from './stack-command.ts';
+import { registerCompareCommand } from './compare-command.ts';
+import { registerGateCommand } from './gate-command.ts';
 import { ConfigError, ExitCode, FloodgateError, formatIssues } from '../errors.ts';
 import { harnessVersion } from '../run/run-scenario.ts';
 
@@ -20,7 +23,7 @@ export async function main(argv: string[]): Promise<number> {
 
   program
     .command('run')
-    .description('run a scenario and write reports/<name>-<UTC time>/ (summary.json, requests.jsonl, timeseries.json)')
+    .description('run a scenario and write reports/<name>-<UTC time>/ (summary.json, requests.jsonl, timeseries.json, server.json, report.html, summary.md, junit.xml)')
     .argument('<scenario>', 'scenario file (YAML)')
     .option('-t, --target <url>', 'base URL of the OpenAI-compatible API, including /v1 (overrides target.url)')
     .option('-m, --model <name>', 'model name (overrides target.model)')
@@ -45,6 +48,18 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<files...>', 'scenario files')
     .action((files: string[]) => {
       code = validateCommand(files);
+    });
+
+  registerCompareCommand(program, (c) => (code = c));
+  registerGateCommand(program, (c) => (code = c));
+
+  program
+    .command('report')
+    .description('render report.html, summary.md and junit.xml of finished run folders again from their saved data')
+    .argument('<dirs...>', 'run folders (reports/<name>-<UTC time>/)')
+    .option('--print', 'also print summary.md to stdout (e.g. >> $GITHUB_STEP_SUMMARY)')
+    .action((dirs: string[], o: { print?: boolean }) => {
+      code = reportCommand(dirs, o);
     });
 
   try {

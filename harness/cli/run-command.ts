@@ -2,7 +2,8 @@
  * `harness run SCENARIO`: load and validate (exit 2 on any problem, nothing sent), run with a
  * live progress line, print the summary table, exit with the run's code. Ctrl-C once: stop
  * sending, give in-flight requests the drain period, write a partial report marked
- * incomplete. Ctrl-C twice: abort in-flight requests now.
+ * incomplete. Ctrl-C twice: abort in-flight requests now. An abort_on_fail threshold that fails
+ * during the run stops it the same way, says why, and the run exits 1.
  */
 import { loadScenario } from '../scenario/load-scenario.ts';
 import { runScenario } from '../run/run-scenario.ts';
@@ -64,6 +65,9 @@ export async function runCommand(file: string, o: Record<string, unknown>): Prom
           process.stderr.write(`harness metrics at ${url} (during the run)\n`);
         },
         onWarning: (m) => process.stderr.write(`warning: ${m}\n`),
+        onThresholdAbort: ({ threshold: t, atS, drainS }) => {
+          process.stderr.write(`\nstopping at ${atS.toFixed(1)}s: abort_on_fail threshold "${t.expr}" failed (${t.reason ?? 'failed'}); no new requests, in-flight requests get ${drainS}s\n`);
+        },
         onEmbedded: (description, url) => process.stderr.write(`no target.url: embedded stack: ${description} at ${url}\n`),
         onStart: ({ runDir, threads: t, plannedRequests }) => {
           if (!o.quiet && !o.json) process.stderr.write(`running ${scenario.name} (${plannedRequests} open-loop requests planned, ${t} client thread${t === 1 ? '' : 's'}) -> ${runDir}\n`);

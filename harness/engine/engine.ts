@@ -51,6 +51,12 @@ export interface EngineOptions {
   hardSignal?: AbortSignal;
   onRecord?: (r: RequestRecord) => void;
   onProgress?: (p: ProgressSnapshot) => void;
+  /**
+   * Called on each progress tick while requests are being sent (not while draining), with the
+   * live aggregate and the run-clock time (ms): abort_on_fail thresholds are evaluated here, and
+   * may abort `signal` to stop the run.
+   */
+  onTick?: (aggregator: Aggregator, elapsedMs: number) => void;
   /** Called once the run epoch (t = 0 of the run clock, a process.hrtime.bigint() value) is set. */
   onEpoch?: (epochNs: bigint) => void;
   progressIntervalMs?: number;
@@ -193,6 +199,7 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
     lastTick = t;
     const stage = stageAt(plan, t);
     const st = scenario.load.stages[stage];
+    if (!draining) opts.onTick?.(agg, t);
     opts.onProgress?.({
       elapsedMs: Math.max(0, t),
       totalMs: plan.totalMs,

@@ -32,7 +32,8 @@ export interface StageSummary extends BlockSummary {
 export interface Summary extends BlockSummary {
   schema_version: number;
   tool: { name: 'floodgate'; version: string };
-  scenario: { name: string; file: string; seed: number };
+  /** description: the scenario's own, null when it has none. */
+  scenario: { name: string; file: string; seed: number; description: string | null };
   target: {
     url: string;
     model: string;
@@ -48,6 +49,13 @@ export interface Summary extends BlockSummary {
   /** False when the run was interrupted (Ctrl-C, abort_on_fail): the figures cover what ran. */
   complete: boolean;
   interrupted: boolean;
+  /**
+   * Why the run was stopped before its end, when it was: by a signal (Ctrl-C, SIGTERM), or by an
+   * `abort_on_fail` threshold that failed during it (`threshold` is its expression); `at_s` is
+   * the run-clock time sending stopped. null for a run that ran its course. Absent in files
+   * written before it existed.
+   */
+  aborted?: SummaryAborted | null;
   measurement: { warmup_s: number; cooldown_s: number; excluded: { warmup: number; cooldown: number } };
   prompts: { tokenizer: string; source: 'server' | 'builtin'; exact: boolean; overhead_tokens: number; tokens_per_word: number; max_model_len: number | null };
   client: BlockSummary['client'] & {
@@ -76,6 +84,59 @@ export interface Summary extends BlockSummary {
   histograms: EncodedBlock;
 }
 
+export type SummaryAborted = { by: 'signal'; at_s: number } | { by: 'threshold'; threshold: string; at_s: number };
+
+/** The request blocks of a summary: what thresholds read during the run, built as the final summary builds them. */
+export interface SummaryBlocks {
+  run: BlockSummary;
+  stages: StageSummary[];
+  by_tenant: Record<string, BlockSummary>;
+  by_model: Record<string, BlockSummary>;
+}
+
+/**
+ * The run, stage, tenant and model blocks of `agg`, for a run whose sending stopped at
+ * `stoppedAtMs` (undefined: the stages ran their course). buildSummary uses this, and so does
+ * the live evaluation of abort_on_fail thresholds (with the current time as `stoppedAtMs`), so
+ * a threshold reads the same figures, by the same definitions, during the run and after it.
+ */
+export function summarizeBlocks(scenario: Scenario, plan: Plan, agg: Aggregator, stoppedAtMs: number | undefined): SummaryBlocks {
+  const load = scenario.load;
+  const measureStart = load.warmupMs;
+  const measureEnd = Math.min(plan.totalMs - load.cooldownMs, stoppedAtMs ?? Infinity);
+  const runWindow = windowMs(agg.run, measureStart, measureEnd);
+  const run = agg.run.summarize(runWindow);
+  const stages: StageSummary[] = load.stages.map((s, idx) => {
+    const start = plan.stageStartsMs[idx]!;
+    const from = Math.max(start, measureStart);
+    const to = Math.min(start + s.durationMs, measureEnd);
+    const block = agg.stages[idx]!;
+    return {
+      index: idx,
+      name: s.name,
+      kind: s.kind,
+      target_rate_rps: s.kind === 'open' ? s.rateRps : null,
+      users: s.kind === 'closed' ? s.users : null,
+      start_s: start / 1000,
+      duration_s: s.durationMs / 1000,
+      ...block.summarize(windowMs(block, from, Math.max(from, to))),
+    };
+  });
+  const blocks = (m: Map<string, StatsBlock>) =>
+    Object.fromEntries([...m].sort(([a], [b]) => a.localeCompare(b)).map(([k, b]) => [k, b.summarize(windowMs(b, measureStart, measureEnd))]));
+  return { run, stages, by_tenant: blocks(agg.byTenant), by_model: blocks(agg.byModel) };
+}
+
+/**
+ * What a threshold sees during the run at run-clock time `nowMs`: the summary's request blocks
+ * as they would be if sending stopped now (summary.json's shape, without what is only known
+ * after the run: server samples, client CPU, duration).
+ */
+export function liveSummary(scenario: Scenario, plan: Plan, agg: Aggregator, nowMs: number): Record<string, unknown> {
+  const b = summarizeBlocks(scenario, plan, agg, nowMs);
+  return { ...b.run, measurement: { excluded: { ...agg.excluded } }, stages: b.stages, by_tenant: b.by_tenant, by_model: b.by_model };
+}
+
 export interface SummaryInput {
   scenario: Scenario;
   plan: Plan;
@@ -101,39 +162,19 @@ export function buildSummary(i: SummaryInput): Summary {
   const e = i.engine;
   const agg = e.aggregator;
   const load = scenario.load;
-  const measureStart = load.warmupMs;
-  const measureEnd = Math.min(plan.totalMs - load.cooldownMs, e.stoppedAtMs ?? Infinity);
-  const runWindow = windowMs(agg.run, measureStart, measureEnd);
-  const run = agg.run.summarize(runWindow);
-  const stages: StageSummary[] = load.stages.map((s, idx) => {
-    const start = plan.stageStartsMs[idx]!;
-    const from = Math.max(start, measureStart);
-    const to = Math.min(start + s.durationMs, measureEnd);
-    const block = agg.stages[idx]!;
-    return {
-      index: idx,
-      name: s.name,
-      kind: s.kind,
-      target_rate_rps: s.kind === 'open' ? s.rateRps : null,
-      users: s.kind === 'closed' ? s.users : null,
-      start_s: start / 1000,
-      duration_s: s.durationMs / 1000,
-      ...block.summarize(windowMs(block, from, Math.max(from, to))),
-    };
-  });
-  const blocks = (m: Map<string, StatsBlock>) =>
-    Object.fromEntries([...m].sort(([a], [b]) => a.localeCompare(b)).map(([k, b]) => [k, b.summarize(windowMs(b, measureStart, measureEnd))]));
+  const { run, stages, by_tenant, by_model } = summarizeBlocks(scenario, plan, agg, e.stoppedAtMs);
   const lag: LatencyStats = run.client.send_lag_ms;
   const bound = scenario.client.saturationLagP99Ms;
   return {
     schema_version: SCHEMA_VERSION,
     tool: { name: 'floodgate', version: i.version },
-    scenario: { name: scenario.name, file: scenario.file, seed: scenario.seed },
+    scenario: { name: scenario.name, file: scenario.file, seed: scenario.seed, description: scenario.description ?? null },
     target: { url: i.targetUrl, model: scenario.target.model, endpoint: scenario.target.endpoint, stream: scenario.target.stream, embedded: i.embedded },
     started_at: e.startedAt.toISOString(),
     duration_s: e.wallMs / 1000,
     complete: !e.interrupted,
     interrupted: e.interrupted,
+    aborted: e.interrupted ? { by: 'signal', at_s: (e.stoppedAtMs ?? e.wallMs) / 1000 } : null,
     measurement: { warmup_s: load.warmupMs / 1000, cooldown_s: load.cooldownMs / 1000, excluded: { ...agg.excluded } },
     prompts: {
       tokenizer: i.calibration.tokenizer,
@@ -163,8 +204,8 @@ export function buildSummary(i: SummaryInput): Summary {
     },
     server: {},
     stages,
-    by_tenant: blocks(agg.byTenant),
-    by_model: blocks(agg.byModel),
+    by_tenant,
+    by_model,
     thresholds: [],
     histograms: agg.run.encode(),
   };

@@ -6,6 +6,7 @@ import type { LatencyStats } from '../metrics/latency-histogram.ts';
 import { formatDuration } from '../util/duration.ts';
 import type { ServerSummary } from '../observe/server-summary.ts';
 import type { Stats } from '../observe/derive.ts';
+import { formatLimit, formatMetric, formatOffBy, type ThresholdResult } from '../gate/threshold.ts';
 
 const LAT_ROWS: Array<[string, keyof Summary['latency_ms']]> = [
   ['TTFT', 'ttft'],
@@ -47,7 +48,8 @@ function latRow(label: string, s: LatencyStats): string {
 export function renderSummary(s: Summary, runDir: string | undefined): string {
   const L: string[] = [];
   L.push('');
-  L.push(`  ${s.scenario.name}  ->  ${s.target.url}  (${s.target.model}, ${s.target.endpoint}${s.target.stream ? ', streaming' : ''})${s.complete ? '' : '  [INCOMPLETE: interrupted]'}`);
+  const incomplete = s.complete ? '' : s.aborted?.by === 'threshold' ? '  [INCOMPLETE: aborted by a threshold]' : '  [INCOMPLETE: interrupted]';
+  L.push(`  ${s.scenario.name}  ->  ${s.target.url}  (${s.target.model}, ${s.target.endpoint}${s.target.stream ? ', streaming' : ''})${incomplete}`);
   L.push(`  duration ${fmtNum(s.duration_s, 1)}s   prompts: ${s.prompts.tokenizer}${s.prompts.exact ? ' (exact)' : ''}   client: ${s.client.threads} thread${s.client.threads === 1 ? '' : 's'}, busiest ${(s.client.event_loop_utilization * 100).toFixed(0)}% busy, CPU ${fmtNum(s.client.cpu_percent, 0)}%`);
   L.push('');
   const r = s.requests;
@@ -82,12 +84,11 @@ export function renderSummary(s: Summary, runDir: string | undefined): string {
     L.push('');
     L.push(`  errors      ${errs.map(([k, v]) => `${k}: ${v}`).join('   ')}`);
   }
-  if (s.thresholds.length) {
+  if (s.thresholds.length) L.push(...thresholdLines(s.thresholds));
+  if (s.aborted?.by === 'threshold') {
     L.push('');
-    L.push('  thresholds');
-    for (const t of s.thresholds) {
-      L.push(`    ${t.pass ? 'PASS' : 'FAIL'}  ${pad(t.expr, 40)} observed ${t.value === null ? 'no value' : fmtNum(t.value, 3)}`);
-    }
+    L.push(`  ABORTED at ${fmtNum(s.aborted.at_s, 1)}s: the abort_on_fail threshold "${s.aborted.threshold}" failed; sending stopped and in-flight requests drained.`);
+    L.push(`  The figures cover what ran before the stop.`);
   }
   if (s.client.saturated) {
     L.push('');
@@ -121,5 +122,30 @@ function serverLines(server: Summary['server']): string[] {
   if (shown.length === 0) return ['', `  server      ${sv.samples} samples, no serving metrics found${sv.note ? ` (${sv.note})` : ''}`];
   const L = ['', `  ${pad(`server (${sv.source}, ${sv.samples} samples)`, 36)}${['mean', 'p95', 'max'].map((h) => pad(h, 9, true)).join('')}`];
   for (const [label, st, f] of shown) L.push(`  ${pad(label, 36)}${[st.mean, st.p95, st.max].map((v) => pad(f(v), 9, true)).join('')}`);
+  return L;
+}
+
+/**
+ * The thresholds as a table: verdict, expression, observed value, limit, and for a failed one how
+ * far off it is (in the metric's unit, and relative to the limit) or why there was no value.
+ */
+export function thresholdLines(ts: readonly ThresholdResult[]): string[] {
+  const failed = ts.filter((t) => !t.pass).length;
+  const exprW = Math.min(48, Math.max(9, ...ts.map((t) => t.expr.length)));
+  const rows = ts.map((t) => {
+    const unit = t.unit ?? 'number';
+    const observed = t.value === null ? 'no value' : formatMetric(t.value, unit);
+    const limit = t.unit === undefined ? `${t.op} ${t.limit}` : formatLimit({ op: t.op, limit: t.limit, unit });
+    let off = formatOffBy(t);
+    if (!t.pass && t.aborted_run && !off.startsWith('failed during the run')) off += off ? '; stopped the run' : 'stopped the run';
+    return { verdict: t.pass ? 'PASS' : 'FAIL', expr: t.expr, observed, limit, off };
+  });
+  const obsW = Math.max(8, ...rows.map((r) => r.observed.length));
+  const limW = Math.max(5, ...rows.map((r) => r.limit.length));
+  const L = ['', `  thresholds: ${failed ? `${failed} of ${ts.length} FAILED` : `all ${ts.length} passed`}`];
+  L.push(`    ${pad('', 6)}${pad('threshold', exprW + 2)}${pad('observed', obsW, true)}  ${pad('limit', limW + 2)}off by`);
+  for (const r of rows) {
+    L.push(`    ${pad(r.verdict, 6)}${pad(r.expr, exprW + 2)}${pad(r.observed, obsW, true)}  ${pad(r.limit, limW + 2)}${r.off}`.trimEnd());
+  }
   return L;
 }

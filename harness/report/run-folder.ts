@@ -3,6 +3,8 @@
  * requests.jsonl (one line per request: timings and token counts, never prompt or completion
  * text), timeseries.json and, when the target's metrics were sampled, server.json. requests.jsonl is streamed as records arrive, so a long run never
  * holds them all in memory; it is written through a temporary name and renamed when complete.
+ * The reports rendered from these files (summary.md, junit.xml) are written after finish() by
+ * writeRunReports (write-reports.ts), which `harness report` calls too.
  */
 import fs from 'node:fs';
 import path from 'node:path';

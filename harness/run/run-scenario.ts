@@ -1,8 +1,9 @@
 /**
  * runScenario: the programmatic API behind `harness run`. Scenario in, results out:
  * probe the target, calibrate prompt lengths, build the plan, run the engine, write the run
- * folder, evaluate thresholds, and decide the exit code. Prints nothing; progress, records and
- * warnings go to the callbacks.
+ * folder (summary.json, requests.jsonl, ..., then summary.md and junit.xml), evaluate thresholds
+ * (abort_on_fail ones also during the run, stopping it when one fails), and decide the exit code.
+ * Prints nothing; progress, records and warnings go to the callbacks.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,11 +14,13 @@ import { probeTarget, authHeaders } from '../client/target-probe.ts';
 import { runEngine, autoThreads, type ProgressSnapshot } from '../engine/engine.ts';
 import { endpointUrl, type RequestTemplate } from '../engine/request-template.ts';
 import { requestTraceConfig } from '../client/request-trace.ts';
-import { buildSummary, SATURATED_ELU, type Summary } from '../metrics/summary.ts';
-import { evaluateThresholds, parseThreshold, type Threshold } from '../gate/threshold.ts';
+import { buildSummary, liveSummary, SATURATED_ELU, type Summary } from '../metrics/summary.ts';
+import { evaluateThresholds, parseThreshold, type Threshold, type ThresholdResult } from '../gate/threshold.ts';
 import { RunFolder, defaultRunDir } from '../report/run-folder.ts';
+import { writeRunReports } from '../report/write-reports.ts';
 import { ExitCode, RunError, UsageError } from '../errors.ts';
 import type { RequestRecord } from '../metrics/request-record.ts';
+import type { Aggregator } from '../metrics/aggregator.ts';
 import type { Scenario, TargetConfig } from '../scenario/scenario-types.ts';
 import { startEmbeddedStack } from './embedded-stack.ts';
 import { RunObserver } from '../observe/run-observer.ts';
@@ -38,6 +41,11 @@ export interface RunOptions {
   onProgress?: (p: ProgressSnapshot) => void;
   onRecord?: (r: RequestRecord) => void;
   onWarning?: (message: string) => void;
+  /**
+   * Called when an abort_on_fail threshold failed during the run, just before sending stops
+   * (the run then drains and ends like Ctrl-C, marked aborted by that threshold).
+   */
+  onThresholdAbort?: (info: { threshold: ThresholdResult; atS: number; drainS: number }) => void;
   /** Called when the embedded stack is up (no target.url): what runs, and where. */
   onEmbedded?: (description: string, url: string) => void;
   /** Called once the run folder exists, before any load is sent. */
@@ -192,24 +200,63 @@ async function runObserved(
   thresholds: Threshold[],
   opts: RunOptions,
 ): Promise<RunOutcome> {
-  const result = await runEngine({
-    scenario,
-    plan,
-    template,
-    threads,
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    ...(opts.hardSignal ? { hardSignal: opts.hardSignal } : {}),
-    onRecord: (r) => {
-      folder.writeRecord(r);
-      observer.onRecord(r);
-      opts.onRecord?.(r);
-    },
-    onProgress: (p) => {
-      observer.onProgress(p);
-      opts.onProgress?.(p);
-    },
-    onEpoch: (epochNs) => observer.onEpoch(epochNs),
-  });
+  // abort_on_fail: the run stops (as on Ctrl-C) when one of these fails during it. `stop` is the
+  // engine's signal: the caller's (Ctrl-C) or a failed threshold aborts it.
+  const stop = new AbortController();
+  const onCallerStop = () => stop.abort();
+  if (opts.signal?.aborted) stop.abort();
+  opts.signal?.addEventListener('abort', onCallerStop, { once: true });
+  const warn = (m: string) => opts.onWarning?.(m);
+  const watched = (scenario.abortOnFail ?? []).map((a) => ({ ...a, threshold: thresholds[a.index]! })).filter((w) => w.threshold !== undefined);
+  let abortedBy: { result: ThresholdResult; atMs: number } | undefined;
+  let watching = true;
+  const watch = (agg: Aggregator, nowMs: number) => {
+    if (!watching || abortedBy || stop.signal.aborted) return;
+    const due = watched.filter((w) => nowMs >= w.delayMs);
+    if (due.length === 0) return;
+    // The same blocks buildSummary makes, as if sending stopped now. No value yet (no request
+    // measured) is not a failure here: only a value that breaks the limit stops the run.
+    let failed: ThresholdResult | undefined;
+    try {
+      const live = liveSummary(scenario, plan, agg, nowMs);
+      failed = evaluateThresholds(due.map((w) => w.threshold), live).find((r) => !r.pass && r.value !== null);
+    } catch (e) {
+      // Never let the watcher take the run down (it runs in the engine's timer): say so, stop watching.
+      watching = false;
+      warn(`abort_on_fail thresholds are no longer watched: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
+    if (!failed) return;
+    abortedBy = { result: failed, atMs: nowMs };
+    opts.onThresholdAbort?.({ threshold: failed, atS: nowMs / 1000, drainS: scenario.load.drainMs / 1000 });
+    stop.abort();
+  };
+  let result;
+  try {
+    result = await runEngine({
+      scenario,
+      plan,
+      template,
+      threads,
+      signal: stop.signal,
+      ...(opts.hardSignal ? { hardSignal: opts.hardSignal } : {}),
+      onRecord: (r) => {
+        folder.writeRecord(r);
+        observer.onRecord(r);
+        opts.onRecord?.(r);
+      },
+      onProgress: (p) => {
+        observer.onProgress(p);
+        opts.onProgress?.(p);
+      },
+      ...(watched.length ? { onTick: watch } : {}),
+      onEpoch: (epochNs) => observer.onEpoch(epochNs),
+    });
+  } finally {
+    opts.signal?.removeEventListener('abort', onCallerStop);
+  }
+  // A threshold that failed in the very tick the stages ended stopped nothing: the run is complete.
+  if (abortedBy && !result.interrupted) abortedBy = undefined;
   const server = await observer.finish({ startedAt: result.startedAt, wallMs: result.wallMs });
 
   const summary = buildSummary({
@@ -225,14 +272,36 @@ async function runObserved(
   if (embedded) summary.target.stack = embedded;
   summary.server = server.summary;
   summary.thresholds = evaluateThresholds(thresholds, summary);
+  for (const w of watched) {
+    const t = summary.thresholds[w.index];
+    if (t) t.abort_on_fail = true;
+  }
+  if (abortedBy) {
+    const ab = abortedBy;
+    summary.aborted = { by: 'threshold', threshold: ab.result.expr, at_s: ab.atMs / 1000 };
+    const t = summary.thresholds.find((x, i) => x.expr === ab.result.expr && watched.some((w) => w.index === i));
+    if (t) {
+      t.aborted_run = true;
+      // The figures after the drain may pass where the live ones failed; the verdict that
+      // stopped the run stands.
+      if (t.pass) {
+        t.pass = false;
+        t.reason = `failed during the run at ${fmtS(ab.atMs)} (${ab.result.reason}), which stopped it; the final figures pass`;
+      }
+    }
+  }
   await folder.finish(summary, result.aggregator.series.toArray(), server.points);
+  writeRunReports(runDir);
 
   const reasons: string[] = [];
   let exitCode: number = ExitCode.OK;
   const failed = summary.thresholds.filter((t) => !t.pass);
+  if (abortedBy) {
+    reasons.push(`run aborted at ${fmtS(abortedBy.atMs)}: threshold "${abortedBy.result.expr}" failed (${abortedBy.result.reason}); the report covers what ran before the stop`);
+  }
   if (failed.length) {
     exitCode = ExitCode.THRESHOLD_FAILED;
-    for (const t of failed) reasons.push(`threshold failed: ${t.expr} (observed ${t.value === null ? 'no value' : t.value})`);
+    for (const t of failed) reasons.push(`threshold failed: ${t.expr}: ${t.reason ?? 'failed'}`);
   }
   if (summary.client.saturated && !opts.allowSaturated) {
     exitCode = ExitCode.RUN_FAILED;
@@ -241,9 +310,14 @@ async function runObserved(
         `busiest client thread ${(summary.client.event_loop_utilization * 100).toFixed(0)}% busy (bound ${SATURATED_ELU * 100}%)`,
     );
   }
-  if (summary.interrupted) {
+  // Stopped by a threshold: exit 1 (a threshold failed), not 3; by a signal: 3.
+  if (summary.interrupted && !abortedBy) {
     exitCode = ExitCode.RUN_FAILED;
     reasons.push('run interrupted: the report covers what ran before the stop');
   }
   return { summary, runDir, exitCode, reasons };
+}
+
+function fmtS(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
 }

@@ -14,6 +14,7 @@ import type {
   SloConfig,
   Stage,
   TargetConfig,
+  ThresholdAbort,
   WorkloadConfig,
 } from './scenario-types.ts';
 import { parseThreshold } from '../gate/threshold.ts';
@@ -112,7 +113,7 @@ export function readScenario(r: NodeReader, rootNode: unknown, ctx: SchemaContex
   const sloMap = m.map('slo');
   const slo = sloMap ? readSlo(sloMap) : {};
   const thresholdSeq = m.seq('thresholds');
-  const thresholds = thresholdSeq ? readThresholds(r, thresholdSeq.items, 'thresholds', loadRead?.stageNames) : [];
+  const thresholdsRead = thresholdSeq ? readThresholds(r, thresholdSeq.items, 'thresholds', loadRead?.stageNames) : { exprs: [], abortOnFail: [] };
   const clientMap = m.map('client');
   const client = clientMap ? readClient(clientMap) : { threads: 'auto' as const, saturationLagP99Ms: DEFAULTS.saturationLagP99Ms };
   const observe = readObserve(m);
@@ -128,7 +129,8 @@ export function readScenario(r: NodeReader, rootNode: unknown, ctx: SchemaContex
     workload,
     load,
     slo,
-    thresholds,
+    thresholds: thresholdsRead.exprs,
+    ...(thresholdsRead.abortOnFail.length ? { abortOnFail: thresholdsRead.abortOnFail } : {}),
     client,
     ...(observe ? { observe } : {}),
   };
@@ -462,19 +464,55 @@ function readSlo(m: MapView): SloConfig {
   return slo;
 }
 
-function readThresholds(r: NodeReader, items: readonly unknown[], path: string, stageNames: readonly string[] | undefined): string[] {
-  const out: string[] = [];
+/** Keys of a threshold written as a map (k6's threshold object, snake_case). */
+export const THRESHOLD_KEYS = ['threshold', 'abort_on_fail', 'delay_abort_eval'] as const;
+
+interface ThresholdsRead {
+  exprs: string[];
+  abortOnFail: ThresholdAbort[];
+}
+
+/**
+ * `thresholds:` entries are expressions (`"ttft.p95 < 800ms"`) or maps
+ * `{threshold: "...", abort_on_fail: true, delay_abort_eval: 10s}`.
+ */
+function readThresholds(r: NodeReader, items: readonly unknown[], path: string, stageNames: readonly string[] | undefined): ThresholdsRead {
+  const out: ThresholdsRead = { exprs: [], abortOnFail: [] };
   items.forEach((item, i) => {
     const p = childPath(path, i);
+    const node = r.deref(item);
     if (r.isEmpty(item)) {
-      r.report('FG_SCENARIO_TYPE', r.deref(item) ?? item, p, 'expected a threshold expression, got nothing', { allowed: 'e.g. "ttft.p95 < 800ms"' });
+      r.report('FG_SCENARIO_TYPE', node ?? item, p, 'expected a threshold expression, got nothing', { allowed: 'e.g. "ttft.p95 < 800ms", or {threshold: "...", abort_on_fail: true}' });
       return;
     }
-    const expr = r.str(item, p);
+    let exprNode: unknown = item;
+    let exprPath = p;
+    let abort: { on: boolean; delayMs: number; at: unknown } | undefined;
+    if (isMap(node)) {
+      const m = new MapView(r, node, p);
+      m.checkKeys(THRESHOLD_KEYS);
+      exprNode = m.need('threshold', 'a threshold expression, e.g. "ttft.p95 < 800ms"');
+      exprPath = m.pathOf('threshold');
+      const on = m.bool('abort_on_fail');
+      const delayMs = m.duration('delay_abort_eval');
+      if (m.has('delay_abort_eval') && on !== true && (on !== undefined || !m.has('abort_on_fail'))) {
+        r.report('FG_SCENARIO_CONFLICT', m.keyNode('delay_abort_eval'), m.pathOf('delay_abort_eval'), 'delay_abort_eval applies only with abort_on_fail: true', {
+          allowed: 'set abort_on_fail: true, or remove delay_abort_eval',
+        });
+      }
+      if (on === true) abort = { on, delayMs: delayMs ?? 0, at: m.keyNode('abort_on_fail') };
+      if (exprNode === undefined) return;
+    } else if (isSeq(node)) {
+      r.report('FG_SCENARIO_TYPE', node, p, 'expected a threshold expression or a threshold map, got a list', {
+        allowed: 'e.g. "ttft.p95 < 800ms", or {threshold: "...", abort_on_fail: true}',
+      });
+      return;
+    }
+    const expr = r.str(exprNode, exprPath);
     if (expr === undefined) return;
     const parsed = parseThreshold(expr);
     if (!parsed.ok) {
-      r.report('FG_SCENARIO_BAD_THRESHOLD', r.deref(item), p, parsed.message, { value: expr, allowed: parsed.allowed });
+      r.report(parsed.code, r.deref(exprNode), exprPath, parsed.message, { value: expr, allowed: parsed.allowed });
       return;
     }
     const scope = parsed.threshold.scope;
@@ -483,14 +521,21 @@ function readThresholds(r: NodeReader, items: readonly unknown[], path: string, 
       const isIndex = /^\d+$/.test(key) && Number(key) < stageNames.length;
       if (!stageNames.includes(key) && !isIndex) {
         const hint = nearest(key, stageNames);
-        r.report('FG_SCENARIO_BAD_THRESHOLD', r.deref(item), p, `threshold "${expr}": no stage named "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`, {
+        r.report('FG_SCENARIO_BAD_THRESHOLD', r.deref(exprNode), exprPath, `threshold "${expr}": no stage named "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`, {
           value: expr,
           allowed: `a stage name (${stageNames.join(', ')}) or index (0 to ${stageNames.length - 1})`,
         });
         return;
       }
     }
-    out.push(expr);
+    if (abort && !parsed.threshold.live) {
+      r.report('FG_SCENARIO_CONFLICT', abort.at, childPath(p, 'abort_on_fail'), `threshold "${expr}": ${parsed.threshold.path.join('.')} is only known after the run, so abort_on_fail cannot watch it`, {
+        allowed: 'abort_on_fail on a request metric (latencies, error_rate, errors, goodput, throughput, requests), or remove abort_on_fail',
+      });
+      return;
+    }
+    if (abort) out.abortOnFail.push({ index: out.exprs.length, expr, delayMs: abort.delayMs });
+    out.exprs.push(expr);
   });
   return out;
 }

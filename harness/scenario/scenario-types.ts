@@ -159,6 +159,16 @@ export interface ObserveConfig {
   metricsListen: { host: string; port: number } | false | undefined;
 }
 
+/** A threshold with `abort_on_fail: true` (k6's abortOnFail / delayAbortEval). */
+export interface ThresholdAbort {
+  /** Index in `thresholds`. */
+  index: number;
+  /** The expression, as in `thresholds`. */
+  expr: string;
+  /** `delay_abort_eval`: not evaluated before this long after the run's start (ms). Default 0. */
+  delayMs: number;
+}
+
 export interface Scenario {
   name: string;
   /** Path the scenario was loaded from, as given; '<inline>' for code-built scenarios. */
@@ -174,6 +184,11 @@ export interface Scenario {
   slo: SloConfig;
   /** Threshold expressions as written, e.g. `ttft.p95 < 800ms` (parsed and checked at load). */
   thresholds: readonly string[];
+  /**
+   * The thresholds written with `abort_on_fail: true`: evaluated during the run, and the run is
+   * stopped (like Ctrl-C) when one fails. Absent or empty: none.
+   */
+  abortOnFail?: readonly ThresholdAbort[];
   client: ClientConfig;
   /** The scenario's `observe:` block; absent when the file has none (the defaults apply). */
   observe?: ObserveConfig;

@@ -71,7 +71,7 @@ thresholds: ["error_rate < 1%", "ttft.p95 < 10s"]`);
   }
   // The planned prompt lengths are what the server counted (one token per word + overhead).
   const files = fs.readdirSync(path.join(tmp, 'open')).sort();
-  assert.deepEqual(files, ['requests.jsonl', 'summary.json', 'timeseries.json']);
+  assert.deepEqual(files, ['junit.xml', 'report.html', 'requests.jsonl', 'summary.json', 'summary.md', 'timeseries.json']);
   const lines = fs.readFileSync(path.join(tmp, 'open', 'requests.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.equal(lines.length, 40);
   for (const l of lines) {

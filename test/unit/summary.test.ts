@@ -60,7 +60,7 @@ describe('summary.json contract', () => {
   test('has every field DESIGN.md names, versioned', () => {
     const s = summarize([record({ stage: 0, intendedMs: 2000, sentMs: 2000, endMs: 2400 })]);
     assert.equal(s.schema_version, 1);
-    assert.deepEqual(s.scenario, { name: 's', file: path.join(os.tmpdir(), 's.yaml'), seed: 1 });
+    assert.deepEqual(s.scenario, { name: 's', file: path.join(os.tmpdir(), 's.yaml'), seed: 1, description: null });
     assert.deepEqual(Object.keys(s.requests).sort(), ['dropped', 'failed', 'ok', 'total']);
     assert.deepEqual(Object.keys(s.throughput).sort(), ['output_tokens_per_s', 'requests_per_s', 'total_tokens_per_s']);
     assert.deepEqual(Object.keys(s.goodput).sort(), ['fraction', 'output_tokens_per_s', 'requests_per_s']);

@@ -104,9 +104,10 @@ describe('parseThreshold: metric families', () => {
     }
   });
 
-  test('every name in THRESHOLD_METRICS parses', () => {
+  test('every name in THRESHOLD_METRICS parses (placeholders filled in)', () => {
     assert.ok(THRESHOLD_METRICS.length >= LATENCIES.length * STATS.length + STATS.length + 11);
-    for (const m of THRESHOLD_METRICS) ok(`${m} > 0`);
+    const fill = (m: string) => m.replace('<error code>', 'timeout_ttft').replace('<status>', '503').replace('<worker>', 'w0').replace('<query>', 'q');
+    for (const m of THRESHOLD_METRICS) ok(`${fill(m)} > 0`);
   });
 
   test('numbers: negative, exponent and leading dot are read', () => {
@@ -174,7 +175,8 @@ describe('parseThreshold: bad expressions return ok:false', () => {
   test('unknown metric, with the nearest one suggested', () => {
     const r = refused('ttfb.p95 < 1s');
     assert.match(r.message, /did you mean "ttft\.p95"/);
-    assert.ok(r.allowed.includes('ttft.p95'));
+    assert.ok(r.allowed.includes('<latency>.<stat>'));
+    assert.ok(r.allowed.includes('latency_ms.{ttft,itl,'));
     const r2 = refused('eror_rate < 1%');
     assert.match(r2.message, /did you mean "error_rate"/);
   });
@@ -248,10 +250,10 @@ function evaluate(...exprs: string[]) {
 describe('evaluateThresholds', () => {
   test('pass and fail on run-level metrics, with the observed value and limit', () => {
     const [a, b, c, d] = evaluate('ttft.p95 < 800ms', 'ttft.p95 < 0.1s', 'error_rate < 1%', 'send_lag.p99 < 2ms');
-    assert.deepEqual(a, { expr: 'ttft.p95 < 800ms', value: 200, limit: 800, pass: true });
-    assert.deepEqual(b, { expr: 'ttft.p95 < 0.1s', value: 200, limit: 100, pass: false });
-    assert.deepEqual(c, { expr: 'error_rate < 1%', value: 0.004, limit: 0.01, pass: true });
-    assert.deepEqual(d, { expr: 'send_lag.p99 < 2ms', value: 4, limit: 2, pass: false });
+    assert.deepEqual(a, { expr: 'ttft.p95 < 800ms', value: 200, limit: 800, pass: true, op: '<', unit: 'ms', margin: -600, margin_pct: -75, reason: null });
+    assert.deepEqual(b, { expr: 'ttft.p95 < 0.1s', value: 200, limit: 100, pass: false, op: '<', unit: 'ms', margin: 100, margin_pct: 100, reason: 'observed 200ms, limit 100ms, off by 100ms (+100%)' });
+    assert.deepEqual({ ...c, margin: Number(c!.margin!.toFixed(6)), margin_pct: Number(c!.margin_pct!.toFixed(6)) }, { expr: 'error_rate < 1%', value: 0.004, limit: 0.01, pass: true, op: '<', unit: 'ratio', margin: -0.006, margin_pct: -60, reason: null });
+    assert.deepEqual(d, { expr: 'send_lag.p99 < 2ms', value: 4, limit: 2, pass: false, op: '<', unit: 'ms', margin: 2, margin_pct: 100, reason: 'observed 4ms, limit 2ms, off by 2ms (+100%)' });
   });
 
   test('each operator compares as its name says', () => {

@@ -569,7 +569,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       try {
         parsed = JSON.parse(raw.toString('utf8'));
       } catch (err) {
-        throw new GatewayError(400, 'invalid_json', `request body is not valid JSON: ${(err as Error).message}`);
+        // V8's message quotes the body around the fault: only its position is passed on, so that
+        // no prompt text is echoed into clients' logs.
+        const at = /position (\d+)/.exec((err as Error).message)?.[1];
+        throw new GatewayError(400, 'invalid_json', `request body is not valid JSON${at !== undefined ? ` (at character ${at})` : ''}`);
       }
       if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new GatewayError(400, 'invalid_body', 'request body must be a JSON object');
       const body = parsed as Record<string, unknown>;

@@ -146,6 +146,12 @@ describe('gateway', () => {
     const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: 'Bearer fg-dev-pro', 'content-type': 'application/json' }, body: '{"model":' });
     assert.equal(res.status, 400);
     assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'invalid_json');
+    // The message says where, never what: no body text echoed back (it could be a prompt).
+    const bad = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: 'Bearer fg-dev-pro', 'content-type': 'application/json' }, body: '{"messages": CANARY-json-secret}' });
+    const e = ((await bad.json()) as { error: { code: string; message: string } }).error;
+    assert.equal(e.code, 'invalid_json');
+    assert.match(e.message, /^request body is not valid JSON/);
+    assert.equal(e.message.includes('CANARY'), false);
   });
 
   it('answers 400 invalid_priority for a priority that is not an integer class', async () => {

@@ -424,7 +424,8 @@ class RequestRun implements Dispatcher.DispatchHandler {
       code = httpErrorCode(this.#status);
       message = this.#errorBodyMessage();
     }
-    this.#finish({ code, message: truncate(message) });
+    message = truncate(message);
+    this.#finish({ code, message: quotesRequest(message, this.#opts.body) ? WITHHELD : message });
   }
 
   #finish(error: RequestError | undefined): void {
@@ -565,6 +566,24 @@ function errorMessageFromText(text: string): string | undefined {
     // not JSON: the caller falls back to the raw text
   }
   return undefined;
+}
+
+/** What an error message that quoted the request becomes: records never hold prompt text. */
+export const WITHHELD = '[the server\'s message quoted the request; withheld]';
+const QUOTE_WINDOW = 32;
+
+/**
+ * Whether `message` repeats a stretch of the request body (a prompt, say): any window of 32
+ * characters of it, taken every 16, found in the body. A quote of 48 characters or more is always
+ * caught; shorter ones are too short to carry much of a prompt. At most a dozen substring
+ * searches, on failures only.
+ */
+export function quotesRequest(message: string, body: string): boolean {
+  if (message.length < QUOTE_WINDOW) return false;
+  for (let i = 0; i + QUOTE_WINDOW <= message.length; i += QUOTE_WINDOW / 2) {
+    if (body.includes(message.slice(i, i + QUOTE_WINDOW))) return true;
+  }
+  return false;
 }
 
 function truncate(s: string): string {

@@ -145,7 +145,9 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
     template,
     maxInFlight: cap === undefined ? undefined : Math.floor(cap / n) + (i < cap % n ? 1 : 0),
     onMaxInFlight: scenario.load.onMaxInFlight,
-    workload: scenario.workload,
+    // The lengths and prefix settings closed-loop users draw from; never the trace's rows (the
+    // plan already holds them), which would be copied into every client thread.
+    workload: { ...scenario.workload, trace: undefined },
     load: { warmupMs: scenario.load.warmupMs, cooldownMs: scenario.load.cooldownMs },
     totalMs: plan.totalMs,
     model: scenario.target.model,

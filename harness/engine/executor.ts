@@ -19,7 +19,7 @@ import { createDispatcher } from '../client/dispatcher.ts';
 import { harnessTracer, RequestSpans } from '../client/request-trace.ts';
 import type { Span } from '../telemetry/otel.ts';
 import { buildBody, type RequestTemplate } from './request-template.ts';
-import { closedUserRng, phaseOf, type ClosedStagePlan, type PlannedRequest } from '../workload/plan.ts';
+import { closedUserRng, phaseOf, sharedPrefixDraw, type ClosedStagePlan, type PlannedRequest } from '../workload/plan.ts';
 import { createLengthSampler } from '../workload/length-sampler.ts';
 import type { Phase, RequestRecord } from '../metrics/request-record.ts';
 import type { LoadConfig, WorkloadConfig } from '../scenario/scenario-types.ts';
@@ -317,23 +317,38 @@ export class Executor {
       const promptLen = createLengthSampler(this.init.workload.promptTokens, rng.fork('prompt_tokens'));
       const outputLen = createLengthSampler(this.init.workload.outputTokens, rng.fork('output_tokens'));
       const think = rng.fork('think');
+      const sp = this.init.workload.sharedPrefix;
+      const prefix = sp && sharedPrefixDraw(sp, rng.fork('shared_prefix'));
       let due = stage.userStartsMs[user] ?? stage.startMs;
+      // Trace replay (closed loop): this user's rows are user, user + U, user + 2U, ...
+      const rows = stage.rows;
+      const users = stage.userStartsMs.length;
       for (let n = 0; !this.stopped; n++) {
+        const row = rows?.[user + n * users];
+        if (rows && row === undefined) break;
         await this.sleepUntil(due);
         if (this.stopped || due >= stage.endMs) break;
         const id = this.init.idBase + this.init.threadIndex + this.closedSeq++ * this.init.threadCount;
-        const p: PlannedRequest = {
-          id,
-          key: `c${stage.stage}-${user}-${n}`,
-          stage: stage.stage,
-          phase: phaseOf(this.init.load as LoadConfig, this.init.totalMs, due),
-          intendedMs: due,
-          promptTokens: promptLen(),
-          outputTokens: outputLen(),
-          model: this.init.model,
-          tenant: undefined,
-          user,
-        };
+        const phase = phaseOf(this.init.load as LoadConfig, this.init.totalMs, due);
+        let p: PlannedRequest;
+        if (row) {
+          p = { ...row, id, stage: stage.stage, phase, intendedMs: due, user };
+        } else {
+          p = {
+            id,
+            key: `c${stage.stage}-${user}-${n}`,
+            stage: stage.stage,
+            phase,
+            intendedMs: due,
+            promptTokens: promptLen(),
+            outputTokens: outputLen(),
+            model: this.init.model,
+            tenant: undefined,
+            user,
+          };
+          const spec = prefix?.();
+          if (spec) p.prompt = spec;
+        }
         const r = await this.send(p, due);
         const { min, max } = stage.thinkTimeMs;
         due = r.endMs + (max > min ? min + think.next() * (max - min) : min);

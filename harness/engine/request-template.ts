@@ -3,9 +3,11 @@
  * request (serialisable, so it crosses to worker threads). `buildBody` writes the OpenAI-shape
  * JSON: the output length is pinned with `max_tokens`, plus `ignore_eos` and `min_tokens` where
  * the target accepts them (vLLM); usage is asked for in the stream (`include_usage`, and
- * `continuous_usage_stats` for tokens per chunk where supported).
+ * `continuous_usage_stats` for tokens per chunk where supported). The prompt is composed from
+ * the request's PromptSpec when it has one (shared segments first: in a chat body they open the
+ * one user message, right after the template's fixed tokens, so a prefix cache matches them).
  */
-import { promptText, wordsFor, type PromptShape } from '../workload/prompt-factory.ts';
+import { composePrompt, wordsFor, type PromptShape } from '../workload/prompt-factory.ts';
 import type { PlannedRequest } from '../workload/plan.ts';
 import type { Endpoint } from '../scenario/scenario-types.ts';
 import type { RequestTraceConfig } from '../client/request-trace.ts';
@@ -35,7 +37,7 @@ export function endpointUrl(baseUrl: string, endpoint: Endpoint): string {
 }
 
 export function buildBody(t: RequestTemplate, p: PlannedRequest): string {
-  const text = promptText(t.seed, p.key, wordsFor(p.promptTokens, t.promptShape));
+  const text = composePrompt(t.seed, p.key, wordsFor(p.promptTokens, t.promptShape), p.prompt, t.promptShape);
   const body: Record<string, unknown> = { ...t.extraBody, model: p.model };
   if (t.endpoint === 'chat') body.messages = [{ role: 'user', content: text }];
   else body.prompt = text;

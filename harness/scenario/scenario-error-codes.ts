@@ -24,5 +24,10 @@ export const SCENARIO_ERROR_CODES: Record<string, string> = {
   FG_SCENARIO_STACK_WITH_TARGET: '`stack` (a stack the harness starts) and `target.url` (a running server) are both set',
   FG_SCENARIO_OBSERVE_URL: 'an observe endpoint or Prometheus URL is not an http(s) URL',
   FG_SCENARIO_OBSERVE_LISTEN: 'observe.metrics_listen is not host:port, a port, or off',
+  FG_SCENARIO_TRACE_FILE: 'the trace file of workload.trace is missing or unreadable',
+  FG_TRACE_BAD_ROW: 'a row of the trace file is malformed (bad JSON or CSV, a missing field, a non-number, a negative length, an unparseable time); reported at the trace file\'s line and column',
+  FG_TRACE_COLUMN: 'a CSV trace has no column of a name the format or the fields mapping needs',
+  FG_TRACE_EMPTY: 'the trace file holds no rows, or none is left to send after the window, cut and filters',
+  FG_TRACE_UNMAPPED_MODEL: 'a model of the trace is not in workload.trace.models (and unmapped is error)',
 };
 

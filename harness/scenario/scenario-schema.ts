@@ -22,6 +22,8 @@ import { nearest } from '../util/did-you-mean.ts';
 import { LENGTH_DIST_SHAPE, readLengthDist } from './length-distribution.ts';
 import { readScenarioStack } from './scenario-stack.ts';
 import { readObserve } from './scenario-observe.ts';
+import { applyTrace, checkTraceLoadKeys, checkTraceStage, defaultTraceLoad, readTraceBlock, type TraceMode } from './scenario-trace.ts';
+import { readSharedPrefix } from './scenario-prefix.ts';
 import { childPath, describe, formatMs, MapView, scalarValue, type NodeReader } from './yaml-node-reader.ts';
 
 export const TOP_KEYS = ['name', 'description', 'seed', 'target', 'stack', 'workload', 'load', 'slo', 'thresholds', 'client', 'observe'] as const;
@@ -30,7 +32,7 @@ export const TARGET_KEYS = [
   'ignore_eos', 'continuous_usage_stats', 'tokenizer', 'timeouts',
 ] as const;
 export const TIMEOUT_KEYS = ['connect', 'ttft', 'total'] as const;
-export const WORKLOAD_KEYS = ['prompt_tokens', 'output_tokens'] as const;
+export const WORKLOAD_KEYS = ['prompt_tokens', 'output_tokens', 'shared_prefix', 'trace'] as const;
 export const LOAD_KEYS = [
   'arrival', 'burstiness', 'stages', 'max_in_flight', 'on_max_in_flight', 'warmup', 'cooldown', 'drain',
 ] as const;
@@ -106,10 +108,16 @@ export function readScenario(r: NodeReader, rootNode: unknown, ctx: SchemaContex
   const target = targetMap && readTarget(targetMap);
   const stack = readScenarioStack(m, targetMap, ctx.baseDir, ctx.env ?? process.env);
   const workloadMap = m.map('workload', true);
-  const workload = workloadMap && readWorkload(workloadMap, ctx.baseDir);
-  const loadMap = m.map('load', true);
-  const loadRead = loadMap && readLoad(loadMap);
-  const load = loadRead?.config;
+  const trace = workloadMap && readTraceBlock(workloadMap, seed, ctx.baseDir);
+  let workload = workloadMap && readWorkload(workloadMap, ctx.baseDir, trace !== undefined);
+  const loadMap = m.map('load', trace?.mode !== 'timed');
+  const loadRead = loadMap ? readLoad(loadMap, trace?.mode) : trace?.mode === 'timed' ? { config: defaultTraceLoad(DEFAULTS.drainMs), stageNames: undefined } : undefined;
+  let load = loadRead?.config;
+  if (trace && workload && load) {
+    const applied = applyTrace(r, trace, workload, load, ctx.baseDir);
+    workload = applied?.workload;
+    load = applied?.load;
+  }
   const sloMap = m.map('slo');
   const slo = sloMap ? readSlo(sloMap) : {};
   const thresholdSeq = m.seq('thresholds');
@@ -271,13 +279,25 @@ function readTimeouts(m: MapView): TargetConfig['timeouts'] | undefined {
   return { connectMs: connect, ttftMs: ttft, totalMs: total };
 }
 
-function readWorkload(m: MapView, baseDir: string): WorkloadConfig | undefined {
+function readWorkload(m: MapView, baseDir: string, traced: boolean): WorkloadConfig | undefined {
   m.checkKeys(WORKLOAD_KEYS);
+  if (traced) {
+    // Lengths come from the trace (scenario-trace.ts fills them in).
+    for (const key of ['prompt_tokens', 'output_tokens', 'shared_prefix']) {
+      if (!m.has(key)) continue;
+      const later = m.r.offset(m.keyNode(key)) > m.r.offset(m.keyNode('trace')) ? key : 'trace';
+      m.r.report('FG_SCENARIO_CONFLICT', m.keyNode(later), m.pathOf(later), `${key} does not apply with trace: ${key === 'shared_prefix' ? 'a Mooncake trace gives the shared prefixes (hash_ids), other traces record none' : 'the lengths come from the trace'}`, { allowed: `trace or ${key}, not both` });
+    }
+    const none: WorkloadConfig['promptTokens'] = { dist: 'fixed', value: 1, min: 1, max: Infinity };
+    return { promptTokens: none, outputTokens: none };
+  }
   const promptNode = m.need('prompt_tokens', LENGTH_DIST_SHAPE);
   const outputNode = m.need('output_tokens', LENGTH_DIST_SHAPE);
   const promptTokens = promptNode && readLengthDist(m.r, promptNode, m.pathOf('prompt_tokens'), baseDir);
   const outputTokens = outputNode && readLengthDist(m.r, outputNode, m.pathOf('output_tokens'), baseDir);
-  return promptTokens && outputTokens ? { promptTokens, outputTokens } : undefined;
+  const sharedPrefix = readSharedPrefix(m, promptTokens);
+  if (m.has('shared_prefix') && !sharedPrefix) return undefined;
+  return promptTokens && outputTokens ? { promptTokens, outputTokens, ...(sharedPrefix ? { sharedPrefix } : {}) } : undefined;
 }
 
 interface LoadResult {
@@ -287,9 +307,10 @@ interface LoadResult {
   stageNames: string[] | undefined;
 }
 
-function readLoad(m: MapView): LoadResult {
+function readLoad(m: MapView, traceMode?: TraceMode): LoadResult {
   const r = m.r;
   m.checkKeys(LOAD_KEYS);
+  if (traceMode) checkTraceLoadKeys(m);
   const arrival = m.oneOf('arrival', ['constant', 'poisson', 'gamma'] as const);
   const arrivalOk = !m.has('arrival') || arrival !== undefined;
   const burstiness = m.num('burstiness', { min: 0, minExclusive: true });
@@ -299,13 +320,13 @@ function readLoad(m: MapView): LoadResult {
     });
   }
 
-  const stagesSeq = m.seq('stages', true);
+  const stagesSeq = m.seq('stages', traceMode !== 'timed');
   let reads: StageRead[] = [];
   if (stagesSeq) {
     if (stagesSeq.items.length === 0) {
       r.report('FG_SCENARIO_BAD_VALUE', stagesSeq, m.pathOf('stages'), 'stages is empty', { allowed: 'a list of at least one stage' });
     }
-    reads = stagesSeq.items.map((item, i) => readStage(r, item, childPath(m.pathOf('stages'), i), i));
+    reads = stagesSeq.items.map((item, i) => readStage(r, item, childPath(m.pathOf('stages'), i), i, traceMode));
     checkStageNames(r, reads, m.pathOf('stages'));
   }
   const stages = reads.map((s) => s.stage);
@@ -318,7 +339,7 @@ function readLoad(m: MapView): LoadResult {
   const warmOk = !m.has('warmup') || warmupMs !== undefined;
   const coolOk = !m.has('cooldown') || cooldownMs !== undefined;
 
-  const valid = stagesSeq !== undefined && stages.length > 0 && stages.every((s) => s !== undefined);
+  const valid = (stagesSeq !== undefined && stages.length > 0 && stages.every((s) => s !== undefined)) || (traceMode === 'timed' && !m.has('stages'));
   const okStages = valid ? (stages as Stage[]) : undefined;
   if (okStages && warmOk && coolOk) {
     const totalMs = okStages.reduce((sum, s) => sum + s.durationMs, 0);
@@ -358,11 +379,22 @@ interface StageRead {
   nameAt: unknown;
 }
 
-function readStage(r: NodeReader, item: unknown, path: string, index: number): StageRead {
+function readStage(r: NodeReader, item: unknown, path: string, index: number, traceMode?: TraceMode): StageRead {
   const m = r.asMap(item, path, 'a stage map (duration, rate or users, ...)');
   if (!m) return { stage: undefined, name: undefined, nameAt: item };
   m.checkKeys(STAGE_KEYS);
   const durationMs = m.duration('duration', { positive: true }, true);
+  // A trace replay's stage: duration and name only (or users for a closed-loop replay).
+  const traceStage = traceMode !== undefined && checkTraceStage(m, traceMode);
+  if (traceStage || (traceMode === 'closed_loop' && !m.has('users'))) {
+    const nameRaw = m.str('name');
+    const okName = nameRaw === undefined || STAGE_NAME.test(nameRaw);
+    if (!okName) r.report('FG_SCENARIO_BAD_VALUE', m.get('name'), m.pathOf('name'), `stage name ${JSON.stringify(nameRaw)} cannot be used in a threshold (stages.<name>.ttft.p95)`, { value: nameRaw, allowed: 'letters, digits, "_" and "-"' });
+    const name = okName ? nameRaw ?? `stage-${index}` : undefined;
+    const read = { name, nameAt: m.get('name') ?? m.node };
+    if (!traceStage || durationMs === undefined || name === undefined) return { ...read, stage: undefined };
+    return { ...read, stage: { index, name, durationMs, rampMs: 0, kind: 'open', rateRps: 0 } };
+  }
   const hasRate = m.has('rate');
   const hasUsers = m.has('users');
   const rateRps = m.num('rate', { min: 0 });

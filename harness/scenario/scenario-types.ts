@@ -4,6 +4,8 @@
  * per second. Durations in YAML (`30s`, `500ms`, `2m`) are parsed once, at load time.
  */
 
+import type { TraceConfig } from '../workload/traces/trace-config.ts';
+
 /** A token-length distribution. Every sample is rounded to an integer and clamped to [min, max]. */
 export type LengthDist =
   | { dist: 'fixed'; value: number; min: number; max: number }
@@ -47,6 +49,26 @@ export interface TargetConfig {
 export interface WorkloadConfig {
   promptTokens: LengthDist;
   outputTokens: LengthDist;
+  /**
+   * `workload.trace`: replay a trace file (docs/scenarios.md, "Replaying a trace"); `loaded`
+   * holds the requests read at load time. With a trace, promptTokens/outputTokens are the
+   * empirical distributions of the replayed requests' lengths.
+   */
+  trace?: TraceConfig;
+  /** `shared_prefix`: group system prompts at the start of a share of the prompts; absent: none. */
+  sharedPrefix?: SharedPrefixConfig;
+}
+
+/**
+ * `workload.shared_prefix` (docs/scenarios.md, "Shared prefixes"): a `share` of the requests
+ * (seeded draw) starts with one of `groups` prefixes of `tokens` tokens (group drawn uniformly);
+ * the same group, the same text, so a server's prefix cache can skip it.
+ */
+export interface SharedPrefixConfig {
+  groups: number;
+  tokens: number;
+  /** 0..1. */
+  share: number;
 }
 
 interface StageBase {

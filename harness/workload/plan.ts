@@ -4,12 +4,19 @@
  * phase, prompt and output lengths). Closed-loop stages get their users' start times; each
  * user's sequence of lengths comes from its own seeded stream (`closedUserRng`), so it is the
  * same whichever client thread runs the user.
+ *
+ * Prompt composition: a request may carry a PromptSpec (prompt-factory.ts), shared segments that
+ * start its prompt: a `workload.shared_prefix` group prefix (drawn here for open-loop requests,
+ * by the executor for closed-loop ones, each from a stream of its own: `sharedPrefixDraw`), or a
+ * trace's hash-id blocks (trace-plan.ts). A scenario with a trace is planned by trace-plan.ts.
  */
 import { Rng } from './rng.ts';
 import { createLengthSampler } from './length-sampler.ts';
 import { closedLoopUserStarts, openLoopArrivals, stageStartsMs, totalDurationMs } from '../engine/arrival-schedule.ts';
 import type { Phase } from '../metrics/request-record.ts';
-import type { LoadConfig, Scenario } from '../scenario/scenario-types.ts';
+import type { LoadConfig, Scenario, SharedPrefixConfig } from '../scenario/scenario-types.ts';
+import type { PromptSpec } from './prompt-factory.ts';
+import { buildTracePlan } from './trace-plan.ts';
 
 export interface PlannedRequest {
   /** Unique id in the run (open-loop: index in the schedule). */
@@ -24,6 +31,13 @@ export interface PlannedRequest {
   model: string;
   tenant: string | undefined;
   user: number | undefined;
+  /**
+   * How the prompt is composed (shared segments first, then the request's own text); absent:
+   * the request's own text only. Keys and lengths, never text.
+   */
+  prompt?: PromptSpec;
+  /** Conversation/session id from a trace, carried over (not sent). */
+  session?: string;
 }
 
 export interface ClosedStagePlan {
@@ -33,6 +47,13 @@ export interface ClosedStagePlan {
   /** Start time of each user (ramped when the stage has a ramp). */
   userStartsMs: readonly number[];
   thinkTimeMs: { min: number; max: number };
+  /**
+   * Closed-loop replay of a trace without times (trace-plan.ts): the trace's rows in order
+   * (lengths, prompt, model, tenant, session; id, stage, phase, intended time and user are set
+   * when sent). User u of U sends rows u, u + U, u + 2U, ..., each when its last request ended
+   * (plus think time), until its rows or the stage run out. Absent: lengths from the workload.
+   */
+  rows?: readonly PlannedRequest[];
 }
 
 export interface Plan {
@@ -57,7 +78,29 @@ export function closedUserRng(seed: number, stage: number, user: number): Rng {
   return new Rng(seed).fork(`closed-${stage}-${user}`);
 }
 
+/** Segment key of shared-prefix group `g` (trace blocks use `h<id>`: the keys never meet). */
+export function sharedPrefixKey(group: number): string {
+  return `p${group}`;
+}
+
+/**
+ * A seeded shared-prefix draw: each call decides whether the next request gets a group prefix
+ * (probability `share`) and which group (uniform), from `rng` (a stream of its own). The prefix
+ * keeps at least one word of the request's own text: a prompt no longer than the prefix gets the
+ * prefix cut (the lengths planned are never raised).
+ */
+export function sharedPrefixDraw(cfg: SharedPrefixConfig, rng: Rng): () => PromptSpec | undefined {
+  const specs: PromptSpec[] = [];
+  for (let g = 0; g < cfg.groups; g++) specs.push(Object.freeze({ shared: Object.freeze([Object.freeze({ key: sharedPrefixKey(g), tokens: cfg.tokens })]), minOwnWords: 1 }));
+  return () => {
+    if (!(rng.next() < cfg.share)) return undefined;
+    return specs[rng.int(0, cfg.groups - 1)];
+  };
+}
+
 export function buildPlan(scenario: Scenario): Plan {
+  // A trace replay (workload.trace, a TraceConfig with the rows read at load time) is planned from the trace.
+  if (scenario.workload.trace) return buildTracePlan(scenario, scenario.workload.trace);
   const { load, workload, seed } = scenario;
   const root = new Rng(seed);
   const totalMs = totalDurationMs(load.stages);
@@ -65,6 +108,7 @@ export function buildPlan(scenario: Scenario): Plan {
   const arrivals = openLoopArrivals(load.stages, { arrival: load.arrival, burstiness: load.burstiness }, root.fork('arrivals'));
   const promptLen = createLengthSampler(workload.promptTokens, root.fork('prompt_tokens'));
   const outputLen = createLengthSampler(workload.outputTokens, root.fork('output_tokens'));
+  const prefix = workload.sharedPrefix && sharedPrefixDraw(workload.sharedPrefix, root.fork('shared_prefix'));
   const open: PlannedRequest[] = new Array(arrivals.timesMs.length);
   for (let i = 0; i < arrivals.timesMs.length; i++) {
     const t = arrivals.timesMs[i]!;
@@ -80,6 +124,8 @@ export function buildPlan(scenario: Scenario): Plan {
       tenant: undefined,
       user: undefined,
     };
+    const spec = prefix?.();
+    if (spec) open[i]!.prompt = spec;
   }
   const closed: ClosedStagePlan[] = [];
   const seconds = Math.ceil(totalMs / 1000);

@@ -42,6 +42,10 @@ export interface TraceReadReport {
   warnings: Array<{ line: number; message: string }>;
   /** Replay span after the options, ms (null without times). */
   spanMs: number | null;
+  /** True when the file was not in time order and its rows were sorted (stably) by time. Added later: optional. */
+  reordered?: boolean;
+  /** What the options did, in sentences (failed rows kept, duplicates added, loop passes, ...). Added later: optional. */
+  notes?: string[];
 }
 
 export interface TraceReadResult {

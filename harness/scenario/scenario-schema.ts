@@ -341,7 +341,8 @@ function readLoad(m: MapView, traceMode?: TraceMode): LoadResult {
 
   const valid = (stagesSeq !== undefined && stages.length > 0 && stages.every((s) => s !== undefined)) || (traceMode === 'timed' && !m.has('stages'));
   const okStages = valid ? (stages as Stage[]) : undefined;
-  if (okStages && warmOk && coolOk) {
+  // A timed trace without stages gets its stage from the trace's span: checked there (scenario-trace.ts).
+  if (okStages && okStages.length > 0 && warmOk && coolOk) {
     const totalMs = okStages.reduce((sum, s) => sum + s.durationMs, 0);
     const w = warmupMs ?? 0;
     const c = cooldownMs ?? 0;

@@ -156,4 +156,13 @@ workload:
 `);
   assert.equal(s.workload.trace!.loaded!.requests.length, 3);
   assert.equal(s.load.drainMs, 30_000);
+  // A load block without stages (drain, warmup) takes its one stage from the trace too.
+  const drained = load(`name: drained
+target: {model: m}
+workload:
+  trace: {format: jsonl, file: ../traces/mapped.jsonl, fields: {time: ts, time_unit: datetime, input_tokens: in, output_tokens: out}}
+load: {drain: 20s}
+`);
+  assert.equal(drained.load.drainMs, 20_000);
+  assert.deepEqual(drained.load.stages.map((st) => st.name), ['trace']);
 });

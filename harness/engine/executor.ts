@@ -24,6 +24,9 @@ import { createLengthSampler } from '../workload/length-sampler.ts';
 import type { Phase, RequestRecord } from '../metrics/request-record.ts';
 import type { LoadConfig, WorkloadConfig } from '../scenario/scenario-types.ts';
 
+/** Open-loop bodies are built ahead of time for the requests due within this many ms of the next one. */
+const PREBUILD_MS = 250;
+
 export interface ExecutorInit {
   template: RequestTemplate;
   /** This executor's share of load.max_in_flight (undefined: no cap). */
@@ -215,8 +218,14 @@ export class Executor {
       const wait = next.intendedMs - this.now();
       if (wait > 2) {
         this.timer = setTimeout(this.tick, Math.floor(wait - 1));
-        // Spare time: serialise the next body now, so it is not paid for at send time.
-        if (!this.prebuilt.has(next.id)) this.prebuilt.set(next.id, buildBody(this.init.template, next));
+        // Spare time: serialise the bodies of the requests due in the next PREBUILD_MS now (a
+        // trace's burst of simultaneous arrivals with long prompts, say), so that none is paid
+        // for at send time; stop short of the next due time.
+        for (let i = this.head; i < this.queue.length; i++) {
+          const q = this.queue[i]!;
+          if (q.intendedMs - next.intendedMs > PREBUILD_MS || next.intendedMs - this.now() < 2) break;
+          if (!this.prebuilt.has(q.id)) this.prebuilt.set(q.id, buildBody(this.init.template, q));
+        }
       } else {
         this.immediate = setImmediate(this.tick);
       }

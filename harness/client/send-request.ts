@@ -50,6 +50,13 @@ export interface SendOptions {
    * request of a run: its listener limit is lifted (no MaxListenersExceededWarning).
    */
   signal?: AbortSignal;
+  /**
+   * Conversations only (docs/scenarios.md, "Conversations"): called with each piece of generated
+   * chat content (`delta.content`, or a non-streaming `message.content`), in order, so the caller
+   * can send the answer back as the next turn's assistant message. The text is handed over and
+   * never kept, logged or put in the outcome. Absent (every other request): no text is read.
+   */
+  onText?: (piece: string) => void;
 }
 
 /** The part of a RequestRecord the client measures. */
@@ -342,6 +349,7 @@ class RequestRun implements Dispatcher.DispatchHandler {
     if (c0 === undefined || c0 === null || typeof c0 !== 'object') return; // e.g. the usage chunk
     const choice = c0 as ChoiceShape;
     if (this.#chat ? deltaHasContent(choice.delta) : nonEmpty(choice.text)) this.#onContent(this.#chunkAt, cumulative);
+    if (this.#opts.onText !== undefined && this.#chat) emitContent(choice.delta, this.#opts.onText);
   };
 
   /**
@@ -406,6 +414,7 @@ class RequestRun implements Dispatcher.DispatchHandler {
     const c0: unknown = o.choices[0];
     const choice = c0 !== null && typeof c0 === 'object' ? (c0 as ChoiceShape) : undefined;
     const hasContent = choice !== undefined && (this.#chat ? deltaHasContent(choice.message) : nonEmpty(choice.text));
+    if (this.#opts.onText !== undefined && this.#chat && choice !== undefined) emitContent(choice.message, this.#opts.onText);
     this.#firstContentAt = t;
     this.#lastContentAt = t;
     if (hasContent) {
@@ -542,6 +551,13 @@ function deltaHasContent(delta: unknown): boolean {
   if (delta === null || typeof delta !== 'object') return false;
   const d = delta as { content?: unknown; reasoning_content?: unknown; reasoning?: unknown };
   return nonEmpty(d.content) || nonEmpty(d.reasoning_content) || nonEmpty(d.reasoning);
+}
+
+/** Hand a chat delta's (or message's) `content` to `onText`, when it is a non-empty string. */
+function emitContent(delta: unknown, onText: (piece: string) => void): void {
+  if (delta === null || typeof delta !== 'object') return;
+  const c = (delta as { content?: unknown }).content;
+  if (typeof c === 'string' && c.length > 0) onText(c);
 }
 
 /** error.message of an OpenAI-shape error (`{"error":{"message"}}`, or vLLM's flat `{"message"}`). */

@@ -18,7 +18,7 @@ import { sendRequest } from '../client/send-request.ts';
 import { createDispatcher } from '../client/dispatcher.ts';
 import { harnessTracer, RequestSpans } from '../client/request-trace.ts';
 import type { Span } from '../telemetry/otel.ts';
-import { buildBody, type RequestTemplate } from './request-template.ts';
+import { buildBody, buildTurnBody, type RequestTemplate } from './request-template.ts';
 import { closedUserRng, phaseOf, sharedPrefixDraw, type ClosedStagePlan, type PlannedRequest } from '../workload/plan.ts';
 import { createLengthSampler } from '../workload/length-sampler.ts';
 import type { Phase, RequestRecord } from '../metrics/request-record.ts';
@@ -84,6 +84,8 @@ export class Executor {
   private peak = 0;
   private activeUsers = 0;
   private closedSeq = 0;
+  /** Conversations started by this executor (ids: threadIndex + 1 + k * threadCount). */
+  private conversationSeq = 0;
   private stopped = false;
   private finished = false;
   private records: RequestRecord[] = [];
@@ -264,8 +266,8 @@ export class Executor {
    * Send one request. `dueMs` is when it could first go (its intended time, or when a capped
    * slot freed): schedule lag is measured from it.
    */
-  private async send(p: PlannedRequest, dueMs: number): Promise<RequestRecord> {
-    const body = this.prebuilt.get(p.id) ?? buildBody(this.init.template, p);
+  private async send(p: PlannedRequest, dueMs: number, turn?: { body: string; onText: (piece: string) => void }): Promise<RequestRecord> {
+    const body = turn?.body ?? this.prebuilt.get(p.id) ?? buildBody(this.init.template, p);
     this.prebuilt.delete(p.id);
     const ctl = new AbortController();
     this.controllers.add(ctl);
@@ -288,6 +290,7 @@ export class Executor {
       timeouts: t.timeouts,
       epochNs: this.epochNs,
       signal: ctl.signal,
+      ...(turn ? { onText: turn.onText } : {}),
     });
     const endMs = this.now();
     this.controllers.delete(ctl);
@@ -308,6 +311,11 @@ export class Executor {
       plannedOutputTokens: p.outputTokens,
       ...out,
     };
+    if (p.conversation !== undefined) {
+      record.conversation = p.conversation.id;
+      record.turn = p.conversation.turn;
+      record.conversationTurns = p.conversation.turns;
+    }
     if (span !== undefined) {
       record.traceId = span.traceId;
       this.spans!.end(span, record);
@@ -326,11 +334,15 @@ export class Executor {
       const promptLen = createLengthSampler(this.init.workload.promptTokens, rng.fork('prompt_tokens'));
       const outputLen = createLengthSampler(this.init.workload.outputTokens, rng.fork('output_tokens'));
       const think = rng.fork('think');
-      const sp = this.init.workload.sharedPrefix;
-      const prefix = sp && sharedPrefixDraw(sp, rng.fork('shared_prefix'));
-      let due = stage.userStartsMs[user] ?? stage.startMs;
       // Trace replay (closed loop): this user's rows are user, user + U, user + 2U, ...
       const rows = stage.rows;
+      const sp = this.init.workload.sharedPrefix;
+      const prefix = sp && sharedPrefixDraw(sp, rng.fork('shared_prefix'));
+      // Conversations (not with a trace): the one in progress, its history in memory only.
+      const conv = rows ? undefined : this.init.workload.conversation;
+      const turnsLen = conv && createLengthSampler(conv.turns, rng.fork('turns'));
+      let talk: { id: number; turns: number; turn: number; history: string[] } | undefined;
+      let due = stage.userStartsMs[user] ?? stage.startMs;
       const users = stage.userStartsMs.length;
       for (let n = 0; !this.stopped; n++) {
         const row = rows?.[user + n * users];
@@ -355,11 +367,30 @@ export class Executor {
             tenant: undefined,
             user,
           };
-          const spec = prefix?.();
+          if (turnsLen && !talk) talk = { id: this.init.threadIndex + 1 + this.conversationSeq++ * this.init.threadCount, turns: turnsLen(), turn: 0, history: [] };
+          // A conversation's shared prefix (if any) opens its first message only: the history carries it.
+          const spec = talk && talk.turn > 0 ? undefined : prefix?.();
           if (spec) p.prompt = spec;
         }
-        const r = await this.send(p, due);
-        const { min, max } = stage.thinkTimeMs;
+        let r: RequestRecord;
+        let between = stage.thinkTimeMs;
+        if (talk) {
+          const c = talk;
+          c.turn++;
+          p.conversation = { id: c.id, turn: c.turn, turns: c.turns };
+          const { body, message } = buildTurnBody(this.init.template, p, c.history);
+          let answer = '';
+          r = await this.send(p, due, { body, onText: (piece) => (answer += piece) });
+          if (r.ok && c.turn < c.turns) {
+            c.history.push(message, answer);
+            between = conv!.thinkTimeMs;
+          } else {
+            talk = undefined; // over (or failed: a conversation never goes on without its answer)
+          }
+        } else {
+          r = await this.send(p, due);
+        }
+        const { min, max } = between;
         due = r.endMs + (max > min ? min + think.next() * (max - min) : min);
       }
     } finally {

@@ -37,9 +37,26 @@ export function endpointUrl(baseUrl: string, endpoint: Endpoint): string {
 }
 
 export function buildBody(t: RequestTemplate, p: PlannedRequest): string {
-  const text = composePrompt(t.seed, p.key, wordsFor(p.promptTokens, t.promptShape), p.prompt, t.promptShape);
+  return serialise(t, p, composePrompt(t.seed, p.key, wordsFor(p.promptTokens, t.promptShape), p.prompt, t.promptShape), undefined);
+}
+
+/**
+ * A turn of a conversation (docs/scenarios.md, "Conversations"; chat endpoint only): `history`
+ * is the conversation so far, user and assistant contents alternating from a user message; the
+ * turn's new user message is composed as buildBody composes a prompt (its planned length is the
+ * length of a single-message prompt: the same words). Returns the body and the new message, which
+ * the caller keeps in memory for the next turn (never written anywhere).
+ */
+export function buildTurnBody(t: RequestTemplate, p: PlannedRequest, history: readonly string[]): { body: string; message: string } {
+  const message = composePrompt(t.seed, p.key, wordsFor(p.promptTokens, t.promptShape), p.prompt, t.promptShape);
+  const messages = history.map((content, i) => ({ role: i % 2 === 0 ? 'user' : 'assistant', content }));
+  messages.push({ role: 'user', content: message });
+  return { body: serialise(t, p, message, messages), message };
+}
+
+function serialise(t: RequestTemplate, p: PlannedRequest, text: string, messages: ReadonlyArray<{ role: string; content: string }> | undefined): string {
   const body: Record<string, unknown> = { ...t.extraBody, model: p.model };
-  if (t.endpoint === 'chat') body.messages = [{ role: 'user', content: text }];
+  if (t.endpoint === 'chat') body.messages = messages ?? [{ role: 'user', content: text }];
   else body.prompt = text;
   body.max_tokens = p.outputTokens;
   if (t.ignoreEos) {

@@ -6,6 +6,7 @@
  */
 import { StatsBlock } from './stats-block.ts';
 import { TimeSeries } from './time-series.ts';
+import { ConversationStats } from './conversation-stats.ts';
 import type { Phase, RequestRecord } from './request-record.ts';
 import type { SloConfig } from '../scenario/scenario-types.ts';
 
@@ -16,6 +17,8 @@ export class Aggregator {
   readonly byTenant = new Map<string, StatsBlock>();
   readonly series: TimeSeries;
   readonly excluded = { warmup: 0, cooldown: 0 };
+  /** Conversation figures (`workload.conversation`); made at the first record of a conversation. */
+  conversations: ConversationStats | undefined;
   /** Every record seen, measured or not (for the live progress line). */
   seen = 0;
   seenOk = 0;
@@ -35,6 +38,7 @@ export class Aggregator {
     if (r.ok) this.seenOk++;
     else this.seenFailed++;
     this.series.add(r);
+    if (r.conversation !== undefined) (this.conversations ??= new ConversationStats()).add(r);
     if (r.phase !== 'measure') {
       this.excluded[r.phase]++;
       return;

@@ -80,4 +80,12 @@ export interface RequestRecord {
    * "Tracing"): joins the record with the harness's and the gateway's spans. Absent otherwise.
    */
   traceId?: string | undefined;
+  /**
+   * `workload.conversation` (docs/scenarios.md, "Conversations"): the run-unique id of the
+   * conversation the request is a turn of, the turn (1-based), and the conversation's planned
+   * turns. Absent for requests that are not turns of a conversation.
+   */
+  conversation?: number | undefined;
+  turn?: number | undefined;
+  conversationTurns?: number | undefined;
 }

@@ -12,6 +12,7 @@ import type { PromptCalibration } from '../workload/prompt-calibration.ts';
 import type { ThresholdResult } from '../gate/threshold.ts';
 import type { EngineResult } from '../engine/engine.ts';
 import type { ServerSummary } from '../observe/server-summary.ts';
+import { ConversationStats, type ConversationSummary } from './conversation-stats.ts';
 
 export const SCHEMA_VERSION = 1;
 
@@ -79,6 +80,11 @@ export interface Summary extends BlockSummary {
   stages: StageSummary[];
   by_tenant: Record<string, BlockSummary>;
   by_model: Record<string, BlockSummary>;
+  /**
+   * Scenarios with `workload.conversation` only (docs/metrics.md, "Conversations"): conversations
+   * started, completed, failed and cut, their turns, durations and last prompts, TTFT by turn.
+   */
+  conversations?: ConversationSummary;
   thresholds: ThresholdResult[];
   /** Encoded histograms of the run block, for exact merging of runs and shards. */
   histograms: EncodedBlock;
@@ -206,6 +212,7 @@ export function buildSummary(i: SummaryInput): Summary {
     stages,
     by_tenant,
     by_model,
+    ...(scenario.workload.conversation ? { conversations: (agg.conversations ?? new ConversationStats()).summarize() } : {}),
     thresholds: [],
     histograms: agg.run.encode(),
   };

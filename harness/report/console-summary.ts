@@ -78,6 +78,15 @@ export function renderSummary(s: Summary, runDir: string | undefined): string {
       L.push(`  ${pad(st.name, 16)}${pad(target, 12, true)}${pad(fmtNum(st.requests.ok, 0), 8, true)}${pad(fmtNum(st.requests.failed, 0), 8, true)}${pad(fmtNum(st.throughput.requests_per_s, 2), 9, true)}${pad(fmtMs(st.latency_ms.ttft.p50), 10, true)}${pad(fmtMs(st.latency_ms.ttft.p95), 10, true)}${pad(fmtMs(st.latency_ms.itl.p95), 9, true)}${pad(fmtMs(st.latency_ms.e2e.p95), 9, true)}`);
     }
   }
+  if (s.conversations) {
+    const c = s.conversations;
+    const t1 = c.ttft_ms_by_turn['1'];
+    const turnKeys = Object.keys(c.ttft_ms_by_turn);
+    const tl = turnKeys.length > 1 ? c.ttft_ms_by_turn[turnKeys[turnKeys.length - 1]!] : undefined;
+    L.push('');
+    L.push(`  conversations  ${fmtNum(c.completed, 0)} completed of ${fmtNum(c.started, 0)} (${c.failed} failed, ${c.cut} cut)   turns mean ${fmtNum(c.turns.mean, 1)} max ${fmtNum(c.turns.max, 0)}   duration mean ${fmtNum(c.duration_s.mean, 1)}s   last prompt mean ${fmtNum(c.last_prompt_tokens.mean, 0)} tok` +
+      (t1 ? `   TTFT p50 turn 1 ${fmtMs(t1.p50)}${tl ? `, turn ${turnKeys[turnKeys.length - 1]} ${fmtMs(tl.p50)}` : ''} ms` : ''));
+  }
   L.push(...serverLines(s.server));
   const errs = Object.entries(s.errors);
   if (errs.length) {

@@ -37,6 +37,8 @@ export function requestLine(r: RequestRecord): Record<string, unknown> {
     model: r.model,
     ...(r.tenant !== undefined ? { tenant: r.tenant } : {}),
     ...(r.user !== undefined ? { user: r.user } : {}),
+    conversation: r.conversation ?? null,
+    turn: r.turn ?? null,
     ok: r.ok,
     status: r.status ?? null,
     error: r.error ? r.error.code : null,

@@ -24,6 +24,7 @@ import { readScenarioStack } from './scenario-stack.ts';
 import { readObserve } from './scenario-observe.ts';
 import { applyTrace, checkTraceLoadKeys, checkTraceStage, defaultTraceLoad, readTraceBlock, type TraceMode } from './scenario-trace.ts';
 import { readSharedPrefix } from './scenario-prefix.ts';
+import { checkConversation, readConversation } from './scenario-conversation.ts';
 import { childPath, describe, formatMs, MapView, scalarValue, type NodeReader } from './yaml-node-reader.ts';
 
 export const TOP_KEYS = ['name', 'description', 'seed', 'target', 'stack', 'workload', 'load', 'slo', 'thresholds', 'client', 'observe'] as const;
@@ -32,7 +33,7 @@ export const TARGET_KEYS = [
   'ignore_eos', 'continuous_usage_stats', 'tokenizer', 'timeouts',
 ] as const;
 export const TIMEOUT_KEYS = ['connect', 'ttft', 'total'] as const;
-export const WORKLOAD_KEYS = ['prompt_tokens', 'output_tokens', 'shared_prefix', 'trace'] as const;
+export const WORKLOAD_KEYS = ['prompt_tokens', 'output_tokens', 'shared_prefix', 'conversation', 'trace'] as const;
 export const LOAD_KEYS = [
   'arrival', 'burstiness', 'stages', 'max_in_flight', 'on_max_in_flight', 'warmup', 'cooldown', 'drain',
 ] as const;
@@ -118,6 +119,7 @@ export function readScenario(r: NodeReader, rootNode: unknown, ctx: SchemaContex
     workload = applied?.workload;
     load = applied?.load;
   }
+  if (workloadMap) checkConversation(workloadMap, target, load, trace !== undefined);
   const sloMap = m.map('slo');
   const slo = sloMap ? readSlo(sloMap) : {};
   const thresholdSeq = m.seq('thresholds');
@@ -297,7 +299,9 @@ function readWorkload(m: MapView, baseDir: string, traced: boolean): WorkloadCon
   const outputTokens = outputNode && readLengthDist(m.r, outputNode, m.pathOf('output_tokens'), baseDir);
   const sharedPrefix = readSharedPrefix(m, promptTokens);
   if (m.has('shared_prefix') && !sharedPrefix) return undefined;
-  return promptTokens && outputTokens ? { promptTokens, outputTokens, ...(sharedPrefix ? { sharedPrefix } : {}) } : undefined;
+  const conversation = readConversation(m, baseDir, (node, path) => readThinkTime(m.r, node, path));
+  if (m.has('conversation') && !conversation) return undefined;
+  return promptTokens && outputTokens ? { promptTokens, outputTokens, ...(sharedPrefix ? { sharedPrefix } : {}), ...(conversation ? { conversation } : {}) } : undefined;
 }
 
 interface LoadResult {

@@ -57,6 +57,19 @@ export interface WorkloadConfig {
   trace?: TraceConfig;
   /** `shared_prefix`: group system prompts at the start of a share of the prompts; absent: none. */
   sharedPrefix?: SharedPrefixConfig;
+  /** `conversation`: closed-loop users hold multi-turn conversations; absent: single requests. */
+  conversation?: ConversationConfig;
+}
+
+/**
+ * `workload.conversation` (docs/scenarios.md, "Conversations"): each closed-loop user holds one
+ * conversation after another, of `turns` turns (drawn per conversation, 1..1000); each turn adds
+ * a user message of `prompt_tokens` to the history and the request carries the whole history.
+ */
+export interface ConversationConfig {
+  turns: LengthDist;
+  /** Between a turn's answer and the next turn of the same conversation, uniform in [min, max]. */
+  thinkTimeMs: { min: number; max: number };
 }
 
 /**

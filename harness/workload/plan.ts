@@ -38,6 +38,11 @@ export interface PlannedRequest {
   prompt?: PromptSpec;
   /** Conversation/session id from a trace, carried over (not sent). */
   session?: string;
+  /**
+   * `workload.conversation` (closed loop, set by the executor): the run-unique conversation id,
+   * this request's turn (1-based) and the conversation's planned turns.
+   */
+  conversation?: { id: number; turn: number; turns: number };
 }
 
 export interface ClosedStagePlan {

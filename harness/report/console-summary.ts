@@ -118,16 +118,7 @@ function serverLines(server: Summary['server']): string[] {
   if (!('source' in server)) return [];
   const sv = server as ServerSummary;
   if (sv.source === 'none') return ['', `  server      not sampled${sv.note ? `: ${sv.note}` : ''}`];
-  const rows: Array<[string, Stats, (v: number | null) => string]> = [
-    ['queue depth', sv.queue_depth, (v) => fmtNum(v, 1)],
-    ['running', sv.running, (v) => fmtNum(v, 1)],
-    ['KV-cache usage', sv.kv_cache_usage, fmtPct],
-    ['GPU utilisation', sv.gpu_utilization, fmtPct],
-    ['GPU memory used', sv.gpu_memory_used_fraction, fmtPct],
-    ['preemptions/s', sv.preemptions_per_s, (v) => fmtNum(v, 2)],
-    ['prefix-cache hits', sv.prefix_cache_hit_rate, fmtPct],
-  ];
-  const shown = rows.filter(([, st]) => st.mean !== null || st.max !== null);
+  const shown = serverStatRows(sv);
   if (shown.length === 0) return ['', `  server      ${sv.samples} samples, no serving metrics found${sv.note ? ` (${sv.note})` : ''}`];
   const L = ['', `  ${pad(`server (${sv.source}, ${sv.samples} samples)`, 36)}${['mean', 'p95', 'max'].map((h) => pad(h, 9, true)).join('')}`];
   for (const [label, st, f] of shown) L.push(`  ${pad(label, 36)}${[st.mean, st.p95, st.max].map((v) => pad(f(v), 9, true)).join('')}`);
@@ -157,4 +148,21 @@ export function thresholdLines(ts: readonly ThresholdResult[]): string[] {
     L.push(`    ${pad(r.verdict, 6)}${pad(r.expr, exprW + 2)}${pad(r.observed, obsW, true)}  ${pad(r.limit, limW + 2)}${r.off}`.trimEnd());
   }
   return L;
+}
+
+/**
+ * The server figures the terminal and summary.md show, in order, with their formatting: those
+ * the target exported (a figure no sample had is left out).
+ */
+export function serverStatRows(sv: ServerSummary): Array<[string, Stats, (v: number | null) => string]> {
+  const rows: Array<[string, Stats | undefined, (v: number | null) => string]> = [
+    ['queue depth', sv.queue_depth, (v) => fmtNum(v, 1)],
+    ['running', sv.running, (v) => fmtNum(v, 1)],
+    ['KV-cache usage', sv.kv_cache_usage, fmtPct],
+    ['GPU utilisation', sv.gpu_utilization, fmtPct],
+    ['GPU memory used', sv.gpu_memory_used_fraction, fmtPct],
+    ['preemptions/s', sv.preemptions_per_s, (v) => fmtNum(v, 2)],
+    ['prefix-cache hits', sv.prefix_cache_hit_rate, fmtPct],
+  ];
+  return rows.filter((r): r is [string, Stats, (v: number | null) => string] => r[1] !== undefined && (r[1].mean !== null || r[1].max !== null));
 }

@@ -7,9 +7,8 @@
 import type { RunData } from './run-data.ts';
 import type { Summary } from '../metrics/summary.ts';
 import type { ServerSummary } from '../observe/server-summary.ts';
-import type { Stats } from '../observe/derive.ts';
 import { formatLimit, formatMetric, formatOffBy, type ThresholdResult } from '../gate/threshold.ts';
-import { fmtMs, fmtNum, fmtPct } from './console-summary.ts';
+import { fmtMs, fmtNum, fmtPct, serverStatRows } from './console-summary.ts';
 
 /** Rows of a table beyond these are summarised in one line. */
 const MAX_STAGES = 20;
@@ -94,21 +93,12 @@ function serverRows(server: Summary['server']): string[] {
   if (!server || !('source' in server)) return [];
   const sv = server as ServerSummary;
   if (sv.source === 'none') return [`Server metrics: not sampled${sv.note ? ` (${cell(sv.note)})` : ''}.`, ''];
-  const rows: Array<[string, Stats | undefined, (v: number | null) => string]> = [
-    ['queue depth', sv.queue_depth, (v) => fmtNum(v, 1)],
-    ['running', sv.running, (v) => fmtNum(v, 1)],
-    ['KV-cache usage', sv.kv_cache_usage, fmtPct],
-    ['GPU utilisation', sv.gpu_utilization, fmtPct],
-    ['GPU memory used', sv.gpu_memory_used_fraction, fmtPct],
-    ['preemptions/s', sv.preemptions_per_s, (v) => fmtNum(v, 2)],
-    ['prefix-cache hits', sv.prefix_cache_hit_rate, fmtPct],
-  ];
-  const shown = rows.filter(([, st]) => st && (st.mean !== null || st.max !== null));
+  const shown = serverStatRows(sv);
   if (shown.length === 0) return [`Server metrics: ${sv.samples} samples, no serving metrics found.`, ''];
   return [
     `**Server** (${sv.source}, ${sv.samples} samples)`,
     '',
-    ...table(['', 'mean', 'p95', 'max'], shown.map(([label, st, f]) => [label, f(st!.mean), f(st!.p95), f(st!.max)])),
+    ...table(['', 'mean', 'p95', 'max'], shown.map(([label, st, f]) => [label, f(st.mean), f(st.p95), f(st.max)])),
     '',
   ];
 }
@@ -197,6 +187,13 @@ export function renderSummaryMarkdown(data: RunData): string {
     L.push('');
   }
 
+  if (s.conversations) {
+    const c = s.conversations;
+    L.push(`**Conversations**: ${fmtNum(c.completed, 0)} completed of ${fmtNum(c.started, 0)} (${c.failed} failed, ${c.cut} cut), turns mean ${fmtNum(c.turns.mean, 1)} max ${fmtNum(c.turns.max, 0)}, last prompt mean ${fmtNum(c.last_prompt_tokens.mean, 0)} tokens`);
+    L.push('');
+    const turns = Object.entries(c.ttft_ms_by_turn);
+    if (turns.length > 0) L.push(...table(['turn', 'turns', 'TTFT p50 (ms)', 'TTFT p95 (ms)'], turns.map(([t, v]) => [t, fmtNum(v.count, 0), fmtMs(v.p50), fmtMs(v.p95)])), '');
+  }
   L.push(...serverRows(s.server));
   L.push(`<sub>floodgate ${cell(s.tool?.version ?? '')}, scenario ${cell(s.scenario.file)}, seed ${s.scenario.seed}; run folder \`${cell(data.dir)}\`</sub>`);
   L.push('');

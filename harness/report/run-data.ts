@@ -53,6 +53,9 @@ export interface RequestLine {
   served_by: string | null;
   served_model: string | null;
   trace_id?: string | null;
+  /** Conversations: the run-unique conversation id and the 1-based turn (null otherwise). */
+  conversation?: number | null;
+  turn?: number | null;
 }
 
 export interface RunData {

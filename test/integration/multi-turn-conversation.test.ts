@@ -114,6 +114,10 @@ test('multi-turn prompts grow by the previous turn\'s prompt and answer', async 
   assert.equal(c.last_prompt_tokens.max, 3 * PROMPT + 2 * OUTPUT);
   assert.deepEqual(Object.keys(c.ttft_ms_by_turn), ['1', '2', '3']);
   assert.equal(c.ttft_ms_by_turn['1']!.count, byConv.size);
+  // summary.md says it too, with TTFT by turn.
+  const md = fs.readFileSync(path.join(outDir, 'summary.md'), 'utf8');
+  assert.match(md, new RegExp(`\\*\\*Conversations\\*\\*: ${c.completed} completed of ${c.started}`));
+  assert.match(md, /\| 3 \| \d+ \|/);
 
   // No text: requests.jsonl holds ids, numbers and codes; neither file holds a prompt's or an answer's words.
   const lines = fs.readFileSync(path.join(outDir, 'requests.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);

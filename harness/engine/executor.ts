@@ -18,7 +18,7 @@ import { sendRequest } from '../client/send-request.ts';
 import { createDispatcher } from '../client/dispatcher.ts';
 import { harnessTracer, RequestSpans } from '../client/request-trace.ts';
 import type { Span } from '../telemetry/otel.ts';
-import { buildBody, buildTurnBody, type RequestTemplate } from './request-template.ts';
+import { buildBody, buildTurnBody, headersFor, type RequestTemplate } from './request-template.ts';
 import { closedUserRng, phaseOf, sharedPrefixDraw, type ClosedStagePlan, type PlannedRequest } from '../workload/plan.ts';
 import { createLengthSampler } from '../workload/length-sampler.ts';
 import type { Phase, RequestRecord } from '../metrics/request-record.ts';
@@ -274,7 +274,7 @@ export class Executor {
     this.inFlight++;
     if (this.inFlight > this.peak) this.peak = this.inFlight;
     const t = this.init.template;
-    let headers = t.headers;
+    let headers = headersFor(t, p);
     let span: Span | undefined;
     if (this.spans !== undefined) {
       span = this.spans.start(p, this.now());

@@ -30,6 +30,17 @@ export interface RequestTemplate {
    * OTLP endpoint (read once per client thread); absent: spans carry no scenario name.
    */
   trace?: RequestTraceConfig | undefined;
+  /**
+   * `mix:` streams, by stream index (PlannedRequest.mix): the headers each stream sends (its API
+   * key; computed once, so the hot path only looks them up) and the body fields it adds
+   * (`priority`). Absent: every request sends `headers`.
+   */
+  mix?: ReadonlyArray<{ headers: Record<string, string>; body?: Record<string, unknown> }>;
+}
+
+/** The headers of a request: its mix stream's, else the template's. */
+export function headersFor(t: RequestTemplate, p: PlannedRequest): Record<string, string> {
+  return p.mix !== undefined && t.mix ? t.mix[p.mix]?.headers ?? t.headers : t.headers;
 }
 
 export function endpointUrl(baseUrl: string, endpoint: Endpoint): string {
@@ -56,6 +67,8 @@ export function buildTurnBody(t: RequestTemplate, p: PlannedRequest, history: re
 
 function serialise(t: RequestTemplate, p: PlannedRequest, text: string, messages: ReadonlyArray<{ role: string; content: string }> | undefined): string {
   const body: Record<string, unknown> = { ...t.extraBody, model: p.model };
+  const extra = p.mix !== undefined ? t.mix?.[p.mix]?.body : undefined;
+  if (extra) Object.assign(body, extra);
   if (t.endpoint === 'chat') body.messages = messages ?? [{ role: 'user', content: text }];
   else body.prompt = text;
   body.max_tokens = p.outputTokens;

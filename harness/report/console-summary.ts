@@ -78,6 +78,8 @@ export function renderSummary(s: Summary, runDir: string | undefined): string {
       L.push(`  ${pad(st.name, 16)}${pad(target, 12, true)}${pad(fmtNum(st.requests.ok, 0), 8, true)}${pad(fmtNum(st.requests.failed, 0), 8, true)}${pad(fmtNum(st.throughput.requests_per_s, 2), 9, true)}${pad(fmtMs(st.latency_ms.ttft.p50), 10, true)}${pad(fmtMs(st.latency_ms.ttft.p95), 10, true)}${pad(fmtMs(st.latency_ms.itl.p95), 9, true)}${pad(fmtMs(st.latency_ms.e2e.p95), 9, true)}`);
     }
   }
+  L.push(...groupLines('tenant', s.by_tenant));
+  L.push(...groupLines('model', s.by_model));
   if (s.conversations) {
     const c = s.conversations;
     const t1 = c.ttft_ms_by_turn['1'];
@@ -165,4 +167,15 @@ export function serverStatRows(sv: ServerSummary): Array<[string, Stats, (v: num
     ['prefix-cache hits', sv.prefix_cache_hit_rate, fmtPct],
   ];
   return rows.filter((r): r is [string, Stats, (v: number | null) => string] => r[1] !== undefined && (r[1].mean !== null || r[1].max !== null));
+}
+
+/** A short table per tenant (or model) when the run had several (a `mix:`): TTFT, errors, req/s. */
+export function groupLines(label: string, blocks: Summary['by_tenant'] | undefined): string[] {
+  const entries = Object.entries(blocks ?? {});
+  if (entries.length < 2) return [];
+  const L = ['', `  ${pad(label, 16)}${pad('ok', 8, true)}${pad('failed', 8, true)}${pad('errors', 9, true)}${pad('req/s', 9, true)}${pad('TTFT p50', 10, true)}${pad('TTFT p95', 10, true)}${pad('E2E p95', 9, true)}`];
+  for (const [name, b] of entries) {
+    L.push(`  ${pad(name, 16)}${pad(fmtNum(b.requests.ok, 0), 8, true)}${pad(fmtNum(b.requests.failed, 0), 8, true)}${pad(fmtPct(b.error_rate), 9, true)}${pad(fmtNum(b.throughput.requests_per_s, 2), 9, true)}${pad(fmtMs(b.latency_ms.ttft.p50), 10, true)}${pad(fmtMs(b.latency_ms.ttft.p95), 10, true)}${pad(fmtMs(b.latency_ms.e2e.p95), 9, true)}`);
+  }
+  return L;
 }

@@ -30,6 +30,8 @@ export interface EmbeddedStack {
   apiKey: string | undefined;
   /** The tenant of `apiKey`. */
   tenant: string | undefined;
+  /** Every development key the stack printed, with its tenant (a `mix:` stream's tenant picks one). */
+  devKeys: ReadonlyArray<{ tenant: string; key: string }>;
   /** The stack's name, and the stack file it was started from (as given, or the default's path). */
   stackName: string;
   stackFile: string;
@@ -84,6 +86,7 @@ export async function startEmbeddedStack(o: EmbeddedStackOptions = {}): Promise<
         url,
         apiKey: key?.key,
         tenant: key?.tenant,
+        devKeys: keys,
         stackName,
         stackFile,
         description: `reference stack "${stackName}": gateway + ${workers} simulated vLLM workers${key ? `, tenant ${key.tenant}` : ''} (stack file ${path.relative(process.cwd(), path.resolve(stackFile)) || stackFile})`,

@@ -106,13 +106,19 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   opts.onEmbedded?.(stack.description, stack.url);
   try {
     const info: EmbeddedStackSummary = { name: stack.stackName, file: stack.stackFile, tenant: ownKey ? null : stack.tenant ?? null };
-    return await runAgainst(scenario, { ...scenario.target, url: stack.url, apiKey: scenario.target.apiKey ?? stack.apiKey }, info, opts);
+    return await runAgainst(scenario, { ...scenario.target, url: stack.url, apiKey: scenario.target.apiKey ?? stack.apiKey }, info, opts, stack.devKeys);
   } finally {
     await stack.stop();
   }
 }
 
-async function runAgainst(original: Scenario, target: TargetConfig & { url: string }, embedded: EmbeddedStackSummary | undefined, opts: RunOptions): Promise<RunOutcome> {
+async function runAgainst(
+  original: Scenario,
+  target: TargetConfig & { url: string },
+  embedded: EmbeddedStackSummary | undefined,
+  opts: RunOptions,
+  devKeys?: ReadonlyArray<{ tenant: string; key: string }>,
+): Promise<RunOutcome> {
   // The scenario as run: its target now has a URL (the embedded stack's, when it had none).
   const scenario: Scenario = { ...original, target };
   const thresholds: Threshold[] = scenario.thresholds.map((expr) => {
@@ -125,7 +131,10 @@ async function runAgainst(original: Scenario, target: TargetConfig & { url: stri
   const probeAgent = new Agent({ connect: { timeout: target.timeouts.connectMs } });
   let calibration;
   try {
-    const probe = await probeTarget(target, probeAgent);
+    // A mix without a run key probes (and calibrates) with its first stream's key.
+    const mixKey = target.apiKey === undefined ? scenario.mix?.find((m) => m.apiKey !== undefined)?.apiKey : undefined;
+    const probeAs = mixKey === undefined ? target : { ...target, apiKey: mixKey };
+    const probe = await probeTarget(probeAs, probeAgent);
     if (embedded && probe.modelListed === false) {
       const served = probe.models!.length ? probe.models!.join(', ') : 'no model';
       const to = embedded.tenant === null ? '' : ` to tenant ${embedded.tenant}`;
@@ -135,7 +144,7 @@ async function runAgainst(original: Scenario, target: TargetConfig & { url: stri
       );
     }
     probe.warnings.forEach(warn);
-    calibration = await calibratePrompts(target, probeAgent, scenario.seed);
+    calibration = await calibratePrompts(probeAs, probeAgent, scenario.seed);
   } finally {
     await probeAgent.close();
   }
@@ -162,6 +171,7 @@ async function runAgainst(original: Scenario, target: TargetConfig & { url: stri
     // OpenTelemetry client spans (when OTEL_* configures an exporter) carry the scenario and stage names.
     trace: requestTraceConfig(scenario),
   };
+  if (scenario.mix) template.mix = mixTemplate(scenario, target, template.headers, devKeys);
 
   const threads = opts.threads ?? (scenario.client.threads === 'auto' ? autoThreads(scenario) : scenario.client.threads);
   const startGuess = new Date();
@@ -320,4 +330,29 @@ async function runObserved(
 
 function fmtS(ms: number): string {
   return `${(ms / 1000).toFixed(1)}s`;
+}
+
+/**
+ * The headers and body fields of each `mix:` stream (docs/scenarios.md, "Mixes"): its api_key,
+ * else (on the embedded stack) the development key of its tenant, else the run's key; and its
+ * priority. Computed once, looked up per request by stream index.
+ */
+function mixTemplate(
+  scenario: Scenario,
+  target: TargetConfig,
+  runHeaders: Record<string, string>,
+  devKeys: ReadonlyArray<{ tenant: string; key: string }> | undefined,
+): NonNullable<RequestTemplate['mix']> {
+  return scenario.mix!.map((s) => {
+    let key = s.apiKey;
+    if (key === undefined && devKeys !== undefined && s.stackTenant !== undefined) {
+      key = devKeys.find((k) => k.tenant === s.stackTenant)?.key;
+      if (key === undefined) {
+        const have = devKeys.length ? devKeys.map((k) => k.tenant).join(', ') : 'none';
+        throw new RunError('FG_EMBEDDED_STACK_FAILED', `mix stream "${s.name}": the embedded stack has no development key for tenant "${s.stackTenant}" (tenants with one: ${have}); set the stream's api_key; nothing was sent`);
+      }
+    }
+    const headers = key === undefined ? runHeaders : { ...runHeaders, ...authHeaders({ ...target, headers: {}, apiKey: key }) };
+    return s.priority === undefined ? { headers } : { headers, body: { priority: s.priority } };
+  });
 }

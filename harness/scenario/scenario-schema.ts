@@ -25,9 +25,10 @@ import { readObserve } from './scenario-observe.ts';
 import { applyTrace, checkTraceLoadKeys, checkTraceStage, defaultTraceLoad, readTraceBlock, type TraceMode } from './scenario-trace.ts';
 import { readSharedPrefix } from './scenario-prefix.ts';
 import { checkConversation, readConversation } from './scenario-conversation.ts';
+import { readMix, settleMixLoad } from './scenario-mix.ts';
 import { childPath, describe, formatMs, MapView, scalarValue, type NodeReader } from './yaml-node-reader.ts';
 
-export const TOP_KEYS = ['name', 'description', 'seed', 'target', 'stack', 'workload', 'load', 'slo', 'thresholds', 'client', 'observe'] as const;
+export const TOP_KEYS = ['name', 'description', 'seed', 'target', 'stack', 'workload', 'load', 'slo', 'thresholds', 'client', 'observe', 'mix'] as const;
 export const TARGET_KEYS = [
   'url', 'model', 'api_key', 'endpoint', 'stream', 'headers', 'body',
   'ignore_eos', 'continuous_usage_stats', 'tokenizer', 'timeouts',
@@ -111,14 +112,24 @@ export function readScenario(r: NodeReader, rootNode: unknown, ctx: SchemaContex
   const workloadMap = m.map('workload', true);
   const trace = workloadMap && readTraceBlock(workloadMap, seed, ctx.baseDir);
   let workload = workloadMap && readWorkload(workloadMap, ctx.baseDir, trace !== undefined);
-  const loadMap = m.map('load', trace?.mode !== 'timed');
-  const loadRead = loadMap ? readLoad(loadMap, trace?.mode) : trace?.mode === 'timed' ? { config: defaultTraceLoad(DEFAULTS.drainMs), stageNames: undefined } : undefined;
+  // `mix:` (scenario-mix.ts): streams with loads of their own make load.stages optional.
+  const mixRead = readMix(m, (rr, item, path, index) => readStage(rr, item, path, index).stage, target?.model);
+  const mixOwn = mixRead !== undefined && !mixRead.weighted;
+  const loadMap = m.map('load', trace?.mode !== 'timed' && !mixOwn);
+  const loadRead = loadMap
+    ? readLoad(loadMap, trace?.mode, mixOwn)
+    : trace?.mode === 'timed'
+      ? { config: defaultTraceLoad(DEFAULTS.drainMs), stageNames: undefined }
+      : mixOwn
+        ? { config: { arrival: 'poisson' as const, burstiness: 1, stages: [], maxInFlight: undefined, onMaxInFlight: 'wait' as const, warmupMs: 0, cooldownMs: 0, drainMs: DEFAULTS.drainMs }, stageNames: ['mix'] }
+        : undefined;
   let load = loadRead?.config;
   if (trace && workload && load) {
     const applied = applyTrace(r, trace, workload, load, ctx.baseDir);
     workload = applied?.workload;
     load = applied?.load;
   }
+  if (mixRead) load = settleMixLoad(m, mixRead, load, loadMap, trace !== undefined);
   if (workloadMap) checkConversation(workloadMap, target, load, trace !== undefined);
   const sloMap = m.map('slo');
   const slo = sloMap ? readSlo(sloMap) : {};
@@ -143,6 +154,7 @@ export function readScenario(r: NodeReader, rootNode: unknown, ctx: SchemaContex
     ...(thresholdsRead.abortOnFail.length ? { abortOnFail: thresholdsRead.abortOnFail } : {}),
     client,
     ...(observe ? { observe } : {}),
+    ...(mixRead?.streams ? { mix: mixRead.streams } : {}),
   };
 }
 
@@ -311,7 +323,7 @@ interface LoadResult {
   stageNames: string[] | undefined;
 }
 
-function readLoad(m: MapView, traceMode?: TraceMode): LoadResult {
+function readLoad(m: MapView, traceMode?: TraceMode, mixOwn = false): LoadResult {
   const r = m.r;
   m.checkKeys(LOAD_KEYS);
   if (traceMode) checkTraceLoadKeys(m);
@@ -324,7 +336,7 @@ function readLoad(m: MapView, traceMode?: TraceMode): LoadResult {
     });
   }
 
-  const stagesSeq = m.seq('stages', traceMode !== 'timed');
+  const stagesSeq = m.seq('stages', traceMode !== 'timed' && !mixOwn);
   let reads: StageRead[] = [];
   if (stagesSeq) {
     if (stagesSeq.items.length === 0) {
@@ -343,7 +355,7 @@ function readLoad(m: MapView, traceMode?: TraceMode): LoadResult {
   const warmOk = !m.has('warmup') || warmupMs !== undefined;
   const coolOk = !m.has('cooldown') || cooldownMs !== undefined;
 
-  const valid = (stagesSeq !== undefined && stages.length > 0 && stages.every((s) => s !== undefined)) || (traceMode === 'timed' && !m.has('stages'));
+  const valid = (stagesSeq !== undefined && stages.length > 0 && stages.every((s) => s !== undefined)) || ((traceMode === 'timed' || mixOwn) && !m.has('stages'));
   const okStages = valid ? (stages as Stage[]) : undefined;
   // A timed trace without stages gets its stage from the trace's span: checked there (scenario-trace.ts).
   if (okStages && okStages.length > 0 && warmOk && coolOk) {
@@ -359,7 +371,7 @@ function readLoad(m: MapView, traceMode?: TraceMode): LoadResult {
     }
   }
   const names = reads.map((s) => s.name);
-  const stageNames = stagesSeq && names.every((n) => n !== undefined) ? (names as string[]) : undefined;
+  const stageNames = mixOwn && !stagesSeq ? ['mix'] : stagesSeq && names.every((n) => n !== undefined) ? (names as string[]) : undefined;
   if (!okStages || !arrivalOk) return { config: undefined, stageNames };
   return {
     config: {

@@ -227,4 +227,29 @@ export interface Scenario {
   client: ClientConfig;
   /** The scenario's `observe:` block; absent when the file has none (the defaults apply). */
   observe?: ObserveConfig;
+  /** `mix:` (docs/scenarios.md, "Mixes"): several traffic streams in one run; absent: one. */
+  mix?: readonly MixStream[];
+}
+
+/**
+ * One stream of a `mix:`: its requests carry its model, tenant label, API key and priority.
+ * Either `stages` (its own open-loop load shape, on the run's clock) or `weight` (a share of
+ * the scenario's load.stages, assigned by a seeded draw) is set, never both.
+ */
+export interface MixStream {
+  /** Index in `mix`. */
+  index: number;
+  name: string;
+  /** The label of its requests in reports (by_tenant): `tenant`, else the stream's name. */
+  tenant: string;
+  /** `tenant` as written: on the embedded stack, whose development key it sends (without api_key). */
+  stackTenant: string | undefined;
+  /** Its own API key (sent as `authorization: Bearer`); undefined: the run's key. */
+  apiKey: string | undefined;
+  /** `model`, else target.model. */
+  model: string;
+  /** Sent as the request body's `priority` (0 first ... 9 last on the reference gateway). */
+  priority: number | undefined;
+  weight: number | undefined;
+  stages: readonly OpenStage[] | undefined;
 }

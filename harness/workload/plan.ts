@@ -14,7 +14,7 @@ import { Rng } from './rng.ts';
 import { createLengthSampler } from './length-sampler.ts';
 import { closedLoopUserStarts, openLoopArrivals, stageStartsMs, totalDurationMs } from '../engine/arrival-schedule.ts';
 import type { Phase } from '../metrics/request-record.ts';
-import type { LoadConfig, Scenario, SharedPrefixConfig } from '../scenario/scenario-types.ts';
+import type { LoadConfig, MixStream, Scenario, SharedPrefixConfig, Stage } from '../scenario/scenario-types.ts';
 import type { PromptSpec } from './prompt-factory.ts';
 import { buildTracePlan } from './trace-plan.ts';
 
@@ -43,6 +43,8 @@ export interface PlannedRequest {
    * this request's turn (1-based) and the conversation's planned turns.
    */
   conversation?: { id: number; turn: number; turns: number };
+  /** `mix:` stream index (its key, priority and headers in the template); absent: no mix. */
+  mix?: number;
 }
 
 export interface ClosedStagePlan {
@@ -110,7 +112,9 @@ export function buildPlan(scenario: Scenario): Plan {
   const root = new Rng(seed);
   const totalMs = totalDurationMs(load.stages);
   const starts = stageStartsMs(load.stages);
-  const arrivals = openLoopArrivals(load.stages, { arrival: load.arrival, burstiness: load.burstiness }, root.fork('arrivals'));
+  const arrivals = scenario.mix
+    ? mixArrivals(scenario.mix, load, starts, root)
+    : { ...openLoopArrivals(load.stages, { arrival: load.arrival, burstiness: load.burstiness }, root.fork('arrivals')), stream: undefined };
   const promptLen = createLengthSampler(workload.promptTokens, root.fork('prompt_tokens'));
   const outputLen = createLengthSampler(workload.outputTokens, root.fork('output_tokens'));
   const prefix = workload.sharedPrefix && sharedPrefixDraw(workload.sharedPrefix, root.fork('shared_prefix'));
@@ -129,6 +133,12 @@ export function buildPlan(scenario: Scenario): Plan {
       tenant: undefined,
       user: undefined,
     };
+    if (arrivals.stream) {
+      const st = scenario.mix![arrivals.stream[i]!]!;
+      open[i]!.model = st.model;
+      open[i]!.tenant = st.tenant;
+      open[i]!.mix = st.index;
+    }
     const spec = prefix?.();
     if (spec) open[i]!.prompt = spec;
   }
@@ -146,4 +156,52 @@ export function buildPlan(scenario: Scenario): Plan {
     targetsPerSecond[sec] = (targetsPerSecond[sec] ?? 0) + 1;
   }
   return { seed, totalMs, stageStartsMs: starts, open, closed, targetsPerSecond };
+}
+
+/**
+ * The open-loop arrivals of a `mix:` (docs/scenarios.md, "Mixes"), in time order: each stream
+ * with stages of its own gets its arrival process (its own seeded stream, `mix-<name>`), on the
+ * run's clock; the arrivals of load.stages (when a stream has a weight) are shared among the
+ * weighted streams by a seeded draw (`mix-weights`). Ties keep stream order.
+ */
+export function mixArrivals(
+  mix: readonly MixStream[],
+  load: LoadConfig,
+  starts: readonly number[],
+  root: Rng,
+): { timesMs: number[]; stage: number[]; stream: number[] } {
+  const options = { arrival: load.arrival, burstiness: load.burstiness };
+  const all: Array<{ t: number; stage: number; stream: number }> = [];
+  const weighted = mix.filter((s) => s.stages === undefined);
+  if (weighted.length > 0) {
+    const shared = openLoopArrivals(load.stages, options, root.fork('arrivals'));
+    const draw = root.fork('mix-weights');
+    const total = weighted.reduce((sum, s) => sum + s.weight!, 0);
+    for (let i = 0; i < shared.timesMs.length; i++) {
+      let x = draw.next() * total;
+      let pick = weighted[weighted.length - 1]!;
+      for (const s of weighted) {
+        x -= s.weight!;
+        if (x < 0) {
+          pick = s;
+          break;
+        }
+      }
+      all.push({ t: shared.timesMs[i]!, stage: shared.stage[i]!, stream: pick.index });
+    }
+  }
+  for (const s of mix) {
+    if (s.stages === undefined) continue;
+    const a = openLoopArrivals(s.stages as Stage[], options, root.fork(`mix-${s.name}`));
+    for (const t of a.timesMs) all.push({ t, stage: stageAt(starts, load.stages.length, t), stream: s.index });
+  }
+  all.sort((a, b) => a.t - b.t || a.stream - b.stream);
+  return { timesMs: all.map((a) => a.t), stage: all.map((a) => a.stage), stream: all.map((a) => a.stream) };
+}
+
+/** Index of the stage (of `count`, starting at `starts`) that time `t` falls in. */
+function stageAt(starts: readonly number[], count: number, t: number): number {
+  let i = 0;
+  while (i + 1 < count && starts[i + 1]! <= t) i++;
+  return i;
 }

@@ -18,7 +18,8 @@ import { sendRequest } from '../client/send-request.ts';
 import { createDispatcher } from '../client/dispatcher.ts';
 import { harnessTracer, RequestSpans } from '../client/request-trace.ts';
 import type { Span } from '../telemetry/otel.ts';
-import { buildBody, buildTurnBody, headersFor, type RequestTemplate } from './request-template.ts';
+import { buildBody, buildDatasetBody, buildTurnBody, headersFor, type RequestTemplate } from './request-template.ts';
+import { datasetPicker, readDataset, type DatasetEntry } from '../workload/dataset.ts';
 import { closedUserRng, phaseOf, sharedPrefixDraw, type ClosedStagePlan, type PlannedRequest } from '../workload/plan.ts';
 import { createLengthSampler } from '../workload/length-sampler.ts';
 import type { Phase, RequestRecord } from '../metrics/request-record.ts';
@@ -99,6 +100,11 @@ export class Executor {
   private elu0: EventLoopUtilization | undefined;
   /** Request spans; undefined when tracing is off. */
   private readonly spans: RequestSpans | undefined;
+  /**
+   * `workload.dataset`: the entries' messages, read once by this thread from the file (in memory
+   * only, never written); undefined without a dataset.
+   */
+  private readonly dataset: DatasetEntry[] | undefined;
 
   constructor(
     private readonly init: ExecutorInit,
@@ -107,6 +113,14 @@ export class Executor {
     const tracer = harnessTracer(init.template.trace);
     this.spans = tracer === undefined ? undefined : new RequestSpans(tracer, init.template);
     this.dispatcher = createDispatcher({ connectTimeoutMs: init.template.timeouts.connectMs });
+    const ds = init.workload.dataset;
+    if (ds) {
+      const read = readDataset(ds.file, { format: ds.format, outputFromData: ds.outputTokens === 'from_data', tokenize: false });
+      if (read.issues.length > 0 || read.entries.length !== ds.loaded.count) {
+        throw new Error(`dataset file "${ds.file}" changed since the scenario was loaded (${read.entries.length} usable entries, ${ds.loaded.count} at load time)`);
+      }
+      this.dataset = read.entries;
+    }
     this.flushTimer = setInterval(() => this.flush(), FLUSH_MS);
   }
 
@@ -226,7 +240,7 @@ export class Executor {
         for (let i = this.head; i < this.queue.length; i++) {
           const q = this.queue[i]!;
           if (q.intendedMs - next.intendedMs > PREBUILD_MS || next.intendedMs - this.now() < 2) break;
-          if (!this.prebuilt.has(q.id)) this.prebuilt.set(q.id, buildBody(this.init.template, q));
+          if (!this.prebuilt.has(q.id)) this.prebuilt.set(q.id, this.bodyOf(q));
         }
       } else {
         this.immediate = setImmediate(this.tick);
@@ -262,12 +276,18 @@ export class Executor {
     }
   }
 
+  /** The body of a request: its dataset entry's messages as they are, else a generated prompt. */
+  private bodyOf(p: PlannedRequest): string {
+    const entry = p.dataset !== undefined ? this.dataset?.[p.dataset] : undefined;
+    return entry ? buildDatasetBody(this.init.template, p, entry.messages) : buildBody(this.init.template, p);
+  }
+
   /**
    * Send one request. `dueMs` is when it could first go (its intended time, or when a capped
    * slot freed): schedule lag is measured from it.
    */
   private async send(p: PlannedRequest, dueMs: number, turn?: { body: string; onText: (piece: string) => void }): Promise<RequestRecord> {
-    const body = turn?.body ?? this.prebuilt.get(p.id) ?? buildBody(this.init.template, p);
+    const body = turn?.body ?? this.prebuilt.get(p.id) ?? this.bodyOf(p);
     this.prebuilt.delete(p.id);
     const ctl = new AbortController();
     this.controllers.add(ctl);
@@ -344,6 +364,10 @@ export class Executor {
       let talk: { id: number; turns: number; turn: number; history: string[] } | undefined;
       let due = stage.userStartsMs[user] ?? stage.startMs;
       const users = stage.userStartsMs.length;
+      // A prompt dataset: user u of U walks entries u, u + U, ... (sequential) or draws (random).
+      const ds = rows ? undefined : this.init.workload.dataset;
+      const dsRng = rng.fork('dataset');
+      const dsPick = ds && datasetPicker(ds.loaded.count, ds.order, () => dsRng.next(), user, users);
       for (let n = 0; !this.stopped; n++) {
         const row = rows?.[user + n * users];
         if (rows && row === undefined) break;
@@ -371,6 +395,12 @@ export class Executor {
           // A conversation's shared prefix (if any) opens its first message only: the history carries it.
           const spec = talk && talk.turn > 0 ? undefined : prefix?.();
           if (spec) p.prompt = spec;
+          if (ds && dsPick) {
+            const k = dsPick();
+            p.dataset = k;
+            p.promptTokens = ds.loaded.promptTokens[k]!;
+            if (ds.outputTokens === 'from_data') p.outputTokens = ds.loaded.outputTokens[k]!;
+          }
         }
         let r: RequestRecord;
         let between = stage.thinkTimeMs;

@@ -52,6 +52,15 @@ export function buildBody(t: RequestTemplate, p: PlannedRequest): string {
 }
 
 /**
+ * A request of a prompt dataset (docs/scenarios.md, "Prompt datasets"; chat endpoint only): the
+ * entry's messages are sent as they are; only model, max_tokens, ignore_eos/min_tokens and the
+ * stream options are the harness's. The body lives in memory only.
+ */
+export function buildDatasetBody(t: RequestTemplate, p: PlannedRequest, messages: ReadonlyArray<{ role: string; content: string }>): string {
+  return serialise(t, p, '', messages);
+}
+
+/**
  * A turn of a conversation (docs/scenarios.md, "Conversations"; chat endpoint only): `history`
  * is the conversation so far, user and assistant contents alternating from a user message; the
  * turn's new user message is composed as buildBody composes a prompt (its planned length is the

@@ -26,6 +26,7 @@ import { applyTrace, checkTraceLoadKeys, checkTraceStage, defaultTraceLoad, read
 import { readSharedPrefix } from './scenario-prefix.ts';
 import { checkConversation, readConversation } from './scenario-conversation.ts';
 import { readMix, settleMixLoad } from './scenario-mix.ts';
+import { checkDataset, readDatasetWorkload } from './scenario-dataset.ts';
 import { childPath, describe, formatMs, MapView, scalarValue, type NodeReader } from './yaml-node-reader.ts';
 
 export const TOP_KEYS = ['name', 'description', 'seed', 'target', 'stack', 'workload', 'load', 'slo', 'thresholds', 'client', 'observe', 'mix'] as const;
@@ -34,7 +35,7 @@ export const TARGET_KEYS = [
   'ignore_eos', 'continuous_usage_stats', 'tokenizer', 'timeouts',
 ] as const;
 export const TIMEOUT_KEYS = ['connect', 'ttft', 'total'] as const;
-export const WORKLOAD_KEYS = ['prompt_tokens', 'output_tokens', 'shared_prefix', 'conversation', 'trace'] as const;
+export const WORKLOAD_KEYS = ['prompt_tokens', 'output_tokens', 'shared_prefix', 'conversation', 'trace', 'dataset'] as const;
 export const LOAD_KEYS = [
   'arrival', 'burstiness', 'stages', 'max_in_flight', 'on_max_in_flight', 'warmup', 'cooldown', 'drain',
 ] as const;
@@ -131,6 +132,7 @@ export function readScenario(r: NodeReader, rootNode: unknown, ctx: SchemaContex
   }
   if (mixRead) load = settleMixLoad(m, mixRead, load, loadMap, trace !== undefined);
   if (workloadMap) checkConversation(workloadMap, target, load, trace !== undefined);
+  if (workloadMap) checkDataset(workloadMap, target);
   const sloMap = m.map('slo');
   const slo = sloMap ? readSlo(sloMap) : {};
   const thresholdSeq = m.seq('thresholds');
@@ -295,6 +297,8 @@ function readTimeouts(m: MapView): TargetConfig['timeouts'] | undefined {
 
 function readWorkload(m: MapView, baseDir: string, traced: boolean): WorkloadConfig | undefined {
   m.checkKeys(WORKLOAD_KEYS);
+  // A dataset gives the prompts (scenario-dataset.ts); it conflicts with a trace, prompt_tokens, ...
+  if (m.has('dataset')) return readDatasetWorkload(m, baseDir, traced);
   if (traced) {
     // Lengths come from the trace (scenario-trace.ts fills them in).
     for (const key of ['prompt_tokens', 'output_tokens', 'shared_prefix']) {

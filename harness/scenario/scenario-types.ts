@@ -59,6 +59,37 @@ export interface WorkloadConfig {
   sharedPrefix?: SharedPrefixConfig;
   /** `conversation`: closed-loop users hold multi-turn conversations; absent: single requests. */
   conversation?: ConversationConfig;
+  /**
+   * `workload.dataset` (docs/scenarios.md, "Prompt datasets"): real prompts from a file. With a
+   * dataset, promptTokens (and outputTokens with from_data) are the empirical distributions of
+   * the entries' lengths.
+   */
+  dataset?: DatasetConfig;
+}
+
+/**
+ * `workload.dataset`: a ShareGPT JSON or JSONL-of-messages file whose prompts are sent as they
+ * are. `loaded` holds the lengths read at load time (never the texts: client threads read them
+ * from `file` themselves, and no text reaches the Scenario, reports or logs).
+ */
+export interface DatasetConfig {
+  format: 'sharegpt' | 'jsonl';
+  /** The file as the harness opens it (relative paths resolved against the scenario's folder). */
+  file: string;
+  /** Which entry each request gets: in file order (wrapping), or a seeded uniform draw. */
+  order: 'sequential' | 'random';
+  /** from_data: the answer's Llama-3 tokens (ShareGPT) or max_tokens (JSONL); dist: workload.output_tokens. */
+  outputTokens: 'from_data' | 'dist';
+  loaded: {
+    /** Usable entries (indices 0..count-1 in file order, skipped entries left out). */
+    count: number;
+    /** Entries left out as unusable. */
+    skipped: number;
+    /** Llama-3 token count of each entry's message contents. */
+    promptTokens: readonly number[];
+    /** The data's output length of each entry (1 where it has none and output_tokens is dist). */
+    outputTokens: readonly number[];
+  };
 }
 
 /**

@@ -17,6 +17,7 @@ import type { Phase } from '../metrics/request-record.ts';
 import type { LoadConfig, MixStream, Scenario, SharedPrefixConfig, Stage } from '../scenario/scenario-types.ts';
 import type { PromptSpec } from './prompt-factory.ts';
 import { buildTracePlan } from './trace-plan.ts';
+import { datasetPicker } from './dataset.ts';
 
 export interface PlannedRequest {
   /** Unique id in the run (open-loop: index in the schedule). */
@@ -45,6 +46,11 @@ export interface PlannedRequest {
   conversation?: { id: number; turn: number; turns: number };
   /** `mix:` stream index (its key, priority and headers in the template); absent: no mix. */
   mix?: number;
+  /**
+   * `workload.dataset`: the index of the entry whose messages are sent (usable entries in file
+   * order); promptTokens is its Llama-3 count. An index, never text.
+   */
+  dataset?: number;
 }
 
 export interface ClosedStagePlan {
@@ -118,6 +124,9 @@ export function buildPlan(scenario: Scenario): Plan {
   const promptLen = createLengthSampler(workload.promptTokens, root.fork('prompt_tokens'));
   const outputLen = createLengthSampler(workload.outputTokens, root.fork('output_tokens'));
   const prefix = workload.sharedPrefix && sharedPrefixDraw(workload.sharedPrefix, root.fork('shared_prefix'));
+  const ds = workload.dataset;
+  const dsRng = ds && root.fork('dataset');
+  const pick = ds && datasetPicker(ds.loaded.count, ds.order, () => dsRng!.next());
   const open: PlannedRequest[] = new Array(arrivals.timesMs.length);
   for (let i = 0; i < arrivals.timesMs.length; i++) {
     const t = arrivals.timesMs[i]!;
@@ -141,6 +150,12 @@ export function buildPlan(scenario: Scenario): Plan {
     }
     const spec = prefix?.();
     if (spec) open[i]!.prompt = spec;
+    if (ds && pick) {
+      const k = pick();
+      open[i]!.dataset = k;
+      open[i]!.promptTokens = ds.loaded.promptTokens[k]!;
+      if (ds.outputTokens === 'from_data') open[i]!.outputTokens = ds.loaded.outputTokens[k]!;
+    }
   }
   const closed: ClosedStagePlan[] = [];
   const seconds = Math.ceil(totalMs / 1000);

@@ -52,6 +52,7 @@ export async function main(argv: string[]): Promise<number> {
 
   registerCompareCommand(program, (c) => (code = c));
   registerGateCommand(program, (c) => (code = c));
+  (await import('./sweep-command.ts')).registerSweepCommand(program, (c) => (code = c));
 
   program
     .command('report')

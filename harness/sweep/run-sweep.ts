@@ -1,0 +1,271 @@
+/**
+ * Run a sweep: every cell of the matrix against a fresh simulated stack per measurement (started,
+ * measured, stopped: no queue, cache or ledger leaks from one measurement to the next), at fixed
+ * rates or by a saturation search. sweep.json is rewritten (atomic rename) after every finished
+ * measurement, so an interrupted sweep resumes (`resumeDir`) without measuring anything twice.
+ *
+ * Time scale: the simulated GPUs run `time_scale` times faster, so a measurement of rate r for
+ * duration D under SLO S is sent at r * k for D / k with S / k; its rates and throughputs are
+ * divided by k and its latencies multiplied by k again, so every figure reads in the real
+ * GPU's units (the client's own overhead is scaled up too: keep k moderate for tight SLOs).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError, RunError } from '../errors.ts';
+import { parseScenario } from '../scenario/load-scenario.ts';
+import { runScenario } from '../run/run-scenario.ts';
+import { startStack as realStartStack, type RunningStack, type StartStackOptions } from '../../reference-stack/stack/start-stack.ts';
+import type { StackConfig } from '../../reference-stack/stack/stack-types.ts';
+import { scenarioOverrides, type SweepCell, type SweepSpec } from './sweep-file.ts';
+import { searchSaturation } from './saturation.ts';
+
+export const SWEEP_SCHEMA_VERSION = 1;
+
+export interface SweepMeasurement {
+  rate: number;
+  goodput_fraction: number | null;
+  goodput_rps: number | null;
+  throughput_rps: number | null;
+  output_tokens_per_s: number | null;
+  ttft_p95_ms: number | null;
+  itl_p95_ms: number | null;
+  error_rate: number | null;
+  requests: number;
+  /** The gateway URL of the measurement's own stack. */
+  stack_url: string;
+  run_dir: string;
+  finished_at: string;
+}
+
+export interface SweepCellResult {
+  id: string;
+  values: Record<string, unknown>;
+  gpus: number;
+  measurements: SweepMeasurement[];
+  /** Search sweeps: the highest sustainable rate found (null: none passed). */
+  saturation: { rate: number | null; lo: number | null; hi: number | null; converged: boolean } | null;
+  /** The measurement the cell is ranked by: its highest passing rate. */
+  best_rate: number | null;
+  goodput_tokens_per_s: number | null;
+  cost_per_1m_output_tokens: number | null;
+  done: boolean;
+}
+
+export interface SweepResult {
+  schema_version: number;
+  name: string;
+  file: string;
+  scenario: string;
+  stack: string;
+  load: SweepSpec['load'];
+  cell: { duration_s: number; time_scale: number };
+  target_goodput: number;
+  gpu_hour: number | null;
+  started_at: string;
+  updated_at: string;
+  complete: boolean;
+  cells: SweepCellResult[];
+  best: { cell: string; values: Record<string, unknown>; rate: number | null; goodput_tokens_per_s: number | null; cost_per_1m_output_tokens: number | null; margin: { next_cell: string; rate_ratio: number | null; throughput_ratio: number | null } | null } | null;
+}
+
+export interface RunSweepOptions {
+  /** Sweep folder; default reports/<name>-<UTC time>/. */
+  outDir?: string;
+  reportsDir?: string;
+  /** Resume the sweep in this folder: measurements already in its sweep.json are not redone. */
+  resumeDir?: string;
+  /** Called after each new measurement (not for ones taken from a resumed sweep.json). */
+  onMeasurement?: (cell: SweepCellResult, m: SweepMeasurement) => void;
+  /** Called before a measurement starts. */
+  onProgress?: (line: string) => void;
+  /** Start a stack (tests wrap it); default the reference stack's startStack. */
+  startStack?: (stack: StackConfig, o: StartStackOptions) => Promise<RunningStack>;
+}
+
+const rateKey = (r: number): string => r.toPrecision(10);
+
+export async function runSweep(spec: SweepSpec, o: RunSweepOptions = {}): Promise<{ dir: string; result: SweepResult }> {
+  const start = o.startStack ?? realStartStack;
+  const dir = o.resumeDir ?? o.outDir ?? path.join(o.reportsDir ?? 'reports', `${spec.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const file = path.join(dir, 'sweep.json');
+  let previous: SweepResult | undefined;
+  if (o.resumeDir !== undefined) {
+    try {
+      previous = JSON.parse(fs.readFileSync(file, 'utf8')) as SweepResult;
+    } catch {
+      throw new ConfigError([{ code: 'FG_SWEEP_RESUME', file, line: 0, col: 0, path: '', message: `cannot resume: ${file} cannot be read` }]);
+    }
+    if (previous.name !== spec.name) {
+      throw new ConfigError([{ code: 'FG_SWEEP_RESUME', file, line: 0, col: 0, path: 'name', message: `cannot resume: ${file} is the sweep "${previous.name}", not "${spec.name}"` }]);
+    }
+  }
+  fs.mkdirSync(path.join(dir, 'cells'), { recursive: true });
+  const targetGoodput = spec.load.kind === 'search' ? spec.load.targetGoodput : 0.9;
+  const result: SweepResult = {
+    schema_version: SWEEP_SCHEMA_VERSION,
+    name: spec.name,
+    file: spec.file,
+    scenario: spec.scenarioFile,
+    stack: spec.stackFile,
+    load: spec.load,
+    cell: { duration_s: spec.durationMs / 1000, time_scale: spec.timeScale },
+    target_goodput: targetGoodput,
+    gpu_hour: spec.gpuHour,
+    started_at: previous?.started_at ?? new Date().toISOString(),
+    updated_at: new Date().toISOString(),
+    complete: false,
+    cells: spec.cells.map((c) => ({ id: c.id, values: c.values, gpus: c.gpus, measurements: [], saturation: null, best_rate: null, goodput_tokens_per_s: null, cost_per_1m_output_tokens: null, done: false })),
+    best: null,
+  };
+  const cached = new Map<string, SweepMeasurement>();
+  for (const c of previous?.cells ?? []) for (const m of c.measurements) cached.set(`${c.id} ${rateKey(m.rate)}`, m);
+  const save = (): void => {
+    result.updated_at = new Date().toISOString();
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(result, null, 2) + '\n');
+    fs.renameSync(tmp, file);
+  };
+
+  for (let i = 0; i < spec.cells.length; i++) {
+    const cell = spec.cells[i]!;
+    const res = result.cells[i]!;
+    const measure = async (rate: number): Promise<SweepMeasurement> => {
+      const hit = cached.get(`${cell.id} ${rateKey(rate)}`);
+      if (hit) {
+        res.measurements.push(hit);
+        return hit;
+      }
+      o.onProgress?.(`cell ${i + 1}/${spec.cells.length} ${cell.id} rate ${+rate.toFixed(3)} req/s`);
+      const m = await measureOnce(spec, cell, rate, dir, start);
+      res.measurements.push(m);
+      save();
+      o.onMeasurement?.(res, m);
+      return m;
+    };
+    if (spec.load.kind === 'rates') {
+      for (const r of spec.load.rates) await measure(r);
+      const passing = res.measurements.filter((m) => (m.goodput_fraction ?? 0) >= targetGoodput);
+      const best = passing.sort((a, b) => (b.goodput_rps ?? 0) - (a.goodput_rps ?? 0))[0];
+      res.best_rate = best?.rate ?? null;
+    } else {
+      const s = await searchSaturation(async (r) => ({ goodputFraction: (await measure(r)).goodput_fraction ?? 0 }), {
+        start: spec.load.start,
+        target: spec.load.targetGoodput,
+        precision: spec.load.precision,
+        max: spec.load.max,
+        maxSteps: spec.load.maxSteps,
+      });
+      res.saturation = { rate: s.rate, lo: s.lo, hi: s.hi, converged: s.converged };
+      res.best_rate = s.rate;
+    }
+    const at = res.measurements.find((m) => res.best_rate !== null && rateKey(m.rate) === rateKey(res.best_rate));
+    res.goodput_tokens_per_s = at?.output_tokens_per_s ?? null;
+    res.cost_per_1m_output_tokens = costPerMillion(spec.gpuHour, cell.gpus, at?.output_tokens_per_s ?? null);
+    res.done = true;
+    save();
+  }
+  result.best = pickBest(result);
+  result.complete = true;
+  save();
+  fs.writeFileSync(path.join(dir, 'sweep.md'), renderSweepMarkdown(result));
+  return { dir, result };
+}
+
+/** gpu_hour * gpus / (output tok/s * 3600) * 1e6; null without a price or throughput. */
+export function costPerMillion(gpuHour: number | null, gpus: number, outputTokPerS: number | null): number | null {
+  if (gpuHour === null || outputTokPerS === null || !(outputTokPerS > 0)) return null;
+  return ((gpuHour * gpus) / (outputTokPerS * 3600)) * 1e6;
+}
+
+async function measureOnce(spec: SweepSpec, cell: SweepCell, rate: number, dir: string, start: NonNullable<RunSweepOptions['startStack']>): Promise<SweepMeasurement> {
+  const k = spec.timeScale;
+  const stack = await start(cell.stack, { port: 0, usageDbPath: ':memory:', timeScale: k });
+  try {
+    const key = stack.devKeys.find((d) => d.tenant === 'pro') ?? stack.devKeys[0];
+    if (!key) throw new RunError('FG_SWEEP_NO_KEY', `the stack of cell ${cell.id} accepts none of the development keys (fg-dev-pro, fg-dev-free): the sweep cannot send with a key`);
+    const scenario = parseScenario(spec.scenarioText, spec.scenarioFile, {
+      overrides: scenarioOverrides({ url: stack.url, apiKey: key.key, rate, durationMs: spec.durationMs, timeScale: k, slo: spec.scenario.slo }),
+      env: { ...process.env, FLOODGATE_API_KEY: key.key },
+    });
+    const runDir = path.join(dir, 'cells', cell.id, `rate-${+rate.toFixed(4)}`);
+    fs.rmSync(runDir, { recursive: true, force: true });
+    const { summary } = await runScenario(scenario, { outDir: runDir, allowSaturated: true, metricsListen: false, discoverMetrics: false });
+    const scaleRate = (v: number | null): number | null => (v === null ? null : v / k);
+    const scaleMs = (v: number | null): number | null => (v === null ? null : v * k);
+    return {
+      rate,
+      goodput_fraction: summary.goodput.fraction,
+      goodput_rps: scaleRate(summary.goodput.requests_per_s),
+      throughput_rps: scaleRate(summary.throughput.requests_per_s),
+      output_tokens_per_s: scaleRate(summary.throughput.output_tokens_per_s),
+      ttft_p95_ms: scaleMs(summary.latency_ms.ttft?.p95 ?? null),
+      itl_p95_ms: scaleMs(summary.latency_ms.itl?.p95 ?? null),
+      error_rate: summary.error_rate,
+      requests: summary.requests.total,
+      stack_url: stack.url,
+      run_dir: path.relative(dir, runDir),
+      finished_at: new Date().toISOString(),
+    };
+  } finally {
+    await stack.close();
+  }
+}
+
+function pickBest(r: SweepResult): SweepResult['best'] {
+  const search = r.load.kind === 'search';
+  const score = (c: SweepCellResult): number => {
+    if (c.best_rate === null) return -Infinity;
+    if (search) return c.best_rate;
+    const m = c.measurements.find((x) => rateKey(x.rate) === rateKey(c.best_rate!));
+    return m?.goodput_rps ?? -Infinity;
+  };
+  const ranked = r.cells.filter((c) => c.best_rate !== null).sort((a, b) => score(b) - score(a));
+  const top = ranked[0];
+  if (!top) return null;
+  const next = ranked[1];
+  return {
+    cell: top.id,
+    values: top.values,
+    rate: top.best_rate,
+    goodput_tokens_per_s: top.goodput_tokens_per_s,
+    cost_per_1m_output_tokens: top.cost_per_1m_output_tokens,
+    margin: next
+      ? {
+          next_cell: next.id,
+          rate_ratio: next.best_rate ? (top.best_rate ?? 0) / next.best_rate : null,
+          throughput_ratio: next.goodput_tokens_per_s ? (top.goodput_tokens_per_s ?? 0) / next.goodput_tokens_per_s : null,
+        }
+      : null,
+  };
+}
+
+const f = (v: number | null | undefined, d = 2): string => (v === null || v === undefined ? '–' : v.toFixed(d));
+
+/** sweep.md: the cells, the best configuration under the SLO, its margin and cost. */
+export function renderSweepMarkdown(r: SweepResult): string {
+  const lines: string[] = [];
+  lines.push(`# Sweep ${r.name}`, '');
+  lines.push(`Scenario \`${path.basename(r.scenario)}\`, stack \`${path.basename(r.stack)}\`, ${r.cell.duration_s}s per measurement (time scale ${r.cell.time_scale}); target goodput fraction ${r.target_goodput}.`, '');
+  if (r.best) {
+    const desc = Object.entries(r.best.values).map(([k, v]) => `\`${k}\`=${JSON.stringify(v)}`).join(', ') || 'the stack as it is';
+    lines.push(`**Best configuration:** ${desc} (cell \`${r.best.cell}\`): ${r.load.kind === 'search' ? 'sustains' : 'best passing rate'} ${f(r.best.rate)} req/s, ${f(r.best.goodput_tokens_per_s, 0)} output tok/s` + (r.best.cost_per_1m_output_tokens !== null ? `, ${f(r.best.cost_per_1m_output_tokens, 3)} per 1M output tokens at ${r.gpu_hour}/GPU-hour.` : '.'));
+    if (r.best.margin) {
+      const ratio = r.load.kind === 'search' ? r.best.margin.rate_ratio : r.best.margin.throughput_ratio;
+      lines.push('', `Margin over the next best (\`${r.best.margin.next_cell}\`): ${ratio === null ? '–' : `${((ratio - 1) * 100).toFixed(1)}%`}.`);
+    }
+  } else lines.push('**No configuration met the target goodput fraction.**');
+  lines.push('', '| cell | GPUs | rate (req/s) | goodput fraction | req/s | output tok/s | TTFT p95 (ms) | ITL p95 (ms) | errors | $/1M out |', '|---|---|---|---|---|---|---|---|---|---|');
+  for (const c of r.cells) {
+    for (const m of [...c.measurements].sort((a, b) => a.rate - b.rate)) {
+      const mark = c.best_rate !== null && rateKey(m.rate) === rateKey(c.best_rate) ? ' **(best)**' : '';
+      lines.push(`| \`${c.id}\` | ${c.gpus} | ${f(m.rate)}${mark} | ${f(m.goodput_fraction, 3)} | ${f(m.throughput_rps)} | ${f(m.output_tokens_per_s, 0)} | ${f(m.ttft_p95_ms, 0)} | ${f(m.itl_p95_ms, 1)} | ${m.error_rate === null ? '–' : `${(m.error_rate * 100).toFixed(1)}%`} | ${f(costPerMillion(r.gpu_hour, c.gpus, m.output_tokens_per_s), 3)} |`);
+    }
+  }
+  lines.push('');
+  if (r.load.kind === 'search') {
+    lines.push('| cell | sustainable rate | bracket | converged |', '|---|---|---|---|');
+    for (const c of r.cells) lines.push(`| \`${c.id}\` | ${f(c.saturation?.rate)} | ${f(c.saturation?.lo)} – ${f(c.saturation?.hi)} | ${c.saturation?.converged ? 'yes' : 'no'} |`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}

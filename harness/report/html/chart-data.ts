@@ -74,6 +74,8 @@ export function buildChartData(data: RunData): ChartData {
   const server = downsampleServer(data.server, MAX_SERIES_POINTS);
   const charts: ChartSpec[] = [];
   const per = client.bucket_s === 1 ? 'per second' : `per second, averaged over ${client.bucket_s}-s buckets`;
+  // Latency charts: what a point is when seconds are merged into buckets.
+  const quantileBuckets = client.bucket_s === 1 ? '' : ` (${client.bucket_s}-s buckets: p50 averaged, p95 the worst second)`;
   const srvNote = server ? (server.group === 1 ? '; server: every sample' : `; server: the max of each ${server.group} samples (GPU utilisation: their mean)`) : '';
   const cl = (label: string, key: string, color: string, extra: Partial<ChartSeries> = {}): ChartSeries | null =>
     hasValues(client.cols[key as keyof ClientColumns['cols']]) ? { label, src: 'client', key, axis: 'y', color, ...extra } : null;
@@ -109,7 +111,7 @@ export function buildChartData(data: RunData): ChartData {
       ],
     });
     time({
-      id: 'ttft', title: 'Time to first token', note: `TTFT of the requests that ended in each second${client.bucket_s === 1 ? '' : ` (${client.bucket_s}-s buckets: p50 averaged, p95 the worst second)`}${srvNote}`,
+      id: 'ttft', title: 'Time to first token', note: `TTFT of the requests that ended in each second${quantileBuckets}${srvNote}`,
       y: { label: 'ms', unit: 'ms' }, y2: { label: 'queued', unit: 'num' },
       series: [
         cl('TTFT p50', 'ttft_p50', C.p50),
@@ -118,7 +120,7 @@ export function buildChartData(data: RunData): ChartData {
       ],
     });
     time({
-      id: 'itl', title: 'Inter-token latency', note: `ITL of the requests that ended in each second${client.bucket_s === 1 ? '' : ` (${client.bucket_s}-s buckets: p50 averaged, p95 the worst second)`}${srvNote}`,
+      id: 'itl', title: 'Inter-token latency', note: `ITL of the requests that ended in each second${quantileBuckets}${srvNote}`,
       y: { label: 'ms', unit: 'ms' }, y2: { label: 'running', unit: 'num' },
       series: [
         cl('ITL p50', 'itl_p50', C.itl50),

@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { isSeq, LineCounter, parseDocument } from 'yaml';
 import { nearest } from '../util/did-you-mean.ts';
+import { whyUnreadable } from '../util/file-errors.ts';
 
 /** Bad rows listed per file before the rest are summarised in one last problem. */
 export const MAX_BAD_ROWS = 10;
@@ -38,7 +39,7 @@ export function readEmpiricalFile(path: string, column: string | undefined): Emp
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read (${(err as Error).message})`;
+    const why = whyUnreadable(err);
     return { values: [], problems: [{ kind: 'file', message: `empirical file "${path}" ${why}` }] };
   }
   const ext = extname(path).toLowerCase();

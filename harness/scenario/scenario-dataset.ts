@@ -16,6 +16,7 @@ import { readDataset } from '../workload/dataset.ts';
 import type { DatasetConfig, LengthDist, TargetConfig, WorkloadConfig } from './scenario-types.ts';
 import { LENGTH_DIST_SHAPE, readLengthDist } from './length-distribution.ts';
 import type { MapView } from './yaml-node-reader.ts';
+import { whyUnreadable } from '../util/file-errors.ts';
 
 export const DATASET_KEYS = ['format', 'file', 'order', 'output_tokens'] as const;
 const FORMATS = ['sharegpt', 'jsonl'] as const;
@@ -63,8 +64,7 @@ export function readDatasetWorkload(workload: MapView, baseDir: string, traced: 
   try {
     read = readDataset(path, { format, outputFromData: outputTokens === 'from_data' });
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'ENOENT' ? 'does not exist' : e.code === 'EISDIR' ? 'is not a file' : `cannot be read (${e.code ?? e.message})`;
+    const why = whyUnreadable(err);
     r.report('FG_SCENARIO_DATASET_FILE', m.get('file'), m.pathOf('file'), `dataset file "${path}" ${why}`, { value: file, allowed: "a readable dataset file (relative to the scenario's folder, or absolute)" });
     return undefined;
   }

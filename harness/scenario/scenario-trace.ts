@@ -27,6 +27,7 @@ import { readTrace, traceFilePath } from '../workload/traces/index.ts';
 import { TIME_UNITS, TRACE_DEFAULTS, TRACE_FORMATS, type TraceConfig, type TraceFieldMap } from '../workload/traces/trace-config.ts';
 import type { LengthDist, LoadConfig, OpenStage, Stage, WorkloadConfig } from './scenario-types.ts';
 import { describe, formatMs, MapView, scalarValue, type NodeReader } from './yaml-node-reader.ts';
+import { whyUnreadable } from '../util/file-errors.ts';
 
 export const TRACE_KEYS = [
   'format', 'file', 'from', 'to', 'speed', 'rate_scale', 'duplicates', 'loop',
@@ -68,7 +69,7 @@ export function readTraceBlock(workload: MapView, seed: number, baseDir: string)
       const st = statSync(path);
       if (!st.isFile()) why = 'is not a file';
     } catch (err) {
-      why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read (${(err as Error).message})`;
+      why = whyUnreadable(err);
     }
     if (why) r.report('FG_SCENARIO_TRACE_FILE', m.get('file'), m.pathOf('file'), `trace file "${path}" ${why}`, { value: file, allowed: 'a readable trace file (relative to the scenario\'s folder, or absolute)' });
   }

@@ -8,6 +8,7 @@ import { LineCounter, parseDocument, type Document } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
 import { applyEnvReferences, maskEnvReferences } from './env-interpolation.ts';
 import { NodeReader } from './yaml-node-reader.ts';
+import { whyUnreadable } from '../util/file-errors.ts';
 
 export interface OpenedYaml {
   doc: Document.Parsed;
@@ -57,8 +58,7 @@ export function readConfigFile(path: string, notFoundCode: string, what: string)
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'ENOENT' ? 'does not exist' : e.code === 'EISDIR' ? 'is a directory' : `cannot be read (${e.message})`;
+    const why = whyUnreadable(err);
     throw new ConfigError([
       { code: notFoundCode, file: path, line: 0, col: 0, path: '', message: `${what} file "${path}" ${why}`, value: path, allowed: `a readable ${what} YAML file` },
     ]);

@@ -28,6 +28,7 @@ import { readMooncake } from './mooncake.ts';
 import { readAzure } from './azure.ts';
 import { readBurstGpt } from './burstgpt.ts';
 import { readMappedCsv, readMappedJsonl } from './mapped.ts';
+import { whyUnreadable } from '../../util/file-errors.ts';
 
 export type { TraceConfig, TraceFieldMap, TraceFormat, TimeUnit } from './trace-config.ts';
 export { TRACE_DEFAULTS, TRACE_FORMATS, TIME_UNITS, traceHasTimes } from './trace-config.ts';
@@ -54,8 +55,7 @@ export function readTrace(config: TraceConfig, baseDir: string): TraceReadResult
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'ENOENT' ? 'does not exist' : e.code === 'EISDIR' ? 'is a folder' : `cannot be read (${e.message})`;
+    const why = whyUnreadable(err);
     throw new ConfigError([{ code: 'FG_TRACE_FILE', file: path, line: 0, col: 0, path: '', message: `trace file "${path}" ${why}`, value: config.file, allowed: `a readable ${config.format} trace file` }]);
   }
   const problems = new TraceProblems(path);

@@ -12,6 +12,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, RunError } from '../errors.ts';
+import { cellEnv, DeployDriver } from './deploy-commands.ts';
+import { closestCell, describeBest } from './recommendation.ts';
 import { parseScenario } from '../scenario/load-scenario.ts';
 import { runScenario } from '../run/run-scenario.ts';
 import { startStack as realStartStack, type RunningStack, type StartStackOptions } from '../../reference-stack/stack/start-stack.ts';
@@ -31,8 +33,10 @@ export interface SweepMeasurement {
   itl_p95_ms: number | null;
   error_rate: number | null;
   requests: number;
-  /** The gateway URL of the measurement's own stack. */
+  /** Where the measurement was sent: its own simulated stack's gateway, or the deployment's target. */
   stack_url: string;
+  /** True when the client could not keep to the schedule (summary.client.saturated): the figures may understate the stack. */
+  saturated?: boolean;
   run_dir: string;
   finished_at: string;
 }
@@ -40,6 +44,8 @@ export interface SweepMeasurement {
 export interface SweepCellResult {
   id: string;
   values: Record<string, unknown>;
+  /** One label per axis (matrix path or zip group). */
+  labels?: Record<string, unknown>;
   gpus: number;
   measurements: SweepMeasurement[];
   /** Search sweeps: the highest sustainable rate found (null: none passed). */
@@ -57,6 +63,12 @@ export interface SweepResult {
   file: string;
   scenario: string;
   stack: string;
+  /** simulated: a fresh simulated stack per measurement; deployment: the user's apply/ready commands. */
+  mode?: 'simulated' | 'deployment';
+  /** The axes of the product: matrix paths, then zip groups. */
+  axes?: Array<{ name: string; kind: 'path' | 'zip'; paths: string[] }>;
+  /** The scenario's SLO, in ms (real-GPU units). */
+  slo?: { ttft_ms: number | null; tpot_ms: number | null; itl_ms: number | null; e2e_ms: number | null };
   load: SweepSpec['load'];
   cell: { duration_s: number; time_scale: number };
   target_goodput: number;
@@ -65,7 +77,24 @@ export interface SweepResult {
   updated_at: string;
   complete: boolean;
   cells: SweepCellResult[];
-  best: { cell: string; values: Record<string, unknown>; rate: number | null; goodput_tokens_per_s: number | null; cost_per_1m_output_tokens: number | null; margin: { next_cell: string; rate_ratio: number | null; throughput_ratio: number | null } | null } | null;
+  best: SweepBest | null;
+}
+
+/** The recommendation: the cell with the most goodput under the SLO, and how to deploy it. */
+export interface SweepBest {
+  cell: string;
+  values: Record<string, unknown>;
+  rate: number | null;
+  /** What cells are ranked by: the sustainable (search) or best passing goodput (rates) rate per GPU, req/s. */
+  score_per_gpu?: number;
+  goodput_tokens_per_s: number | null;
+  cost_per_1m_output_tokens: number | null;
+  /** The winner over the runner-up: score_ratio on the ranking score (per GPU), the others on raw rate and throughput. */
+  margin: { next_cell: string; score_ratio?: number | null; rate_ratio: number | null; throughput_ratio: number | null } | null;
+  /** The cell's stack file, relative to the sweep folder (render it for a GPU box: `harness stack render`). */
+  stack_file?: string;
+  /** vLLM arguments of each simulated worker of the cell's stack. */
+  vllm_args?: Record<string, string[]>;
 }
 
 export interface RunSweepOptions {
@@ -80,6 +109,15 @@ export interface RunSweepOptions {
   onProgress?: (line: string) => void;
   /** Start a stack (tests wrap it); default the reference stack's startStack. */
   startStack?: (stack: StackConfig, o: StartStackOptions) => Promise<RunningStack>;
+  /** Stop (Ctrl-C): the measurement in progress is dropped and SweepInterrupted thrown; sweep.json keeps what finished. */
+  signal?: AbortSignal;
+}
+
+/** Thrown when a sweep is stopped (Ctrl-C): sweep.json holds every finished measurement, so --resume goes on. */
+export class SweepInterrupted extends Error {
+  constructor(readonly dir: string) {
+    super(`sweep interrupted; what finished is in ${dir}/sweep.json: resume with --resume ${dir}`);
+  }
 }
 
 const rateKey = (r: number): string => r.toPrecision(10);
@@ -100,13 +138,17 @@ export async function runSweep(spec: SweepSpec, o: RunSweepOptions = {}): Promis
     }
   }
   fs.mkdirSync(path.join(dir, 'cells'), { recursive: true });
-  const targetGoodput = spec.load.kind === 'search' ? spec.load.targetGoodput : 0.9;
+  const targetGoodput = spec.load.targetGoodput;
+  const slo = spec.scenario.slo;
   const result: SweepResult = {
     schema_version: SWEEP_SCHEMA_VERSION,
     name: spec.name,
     file: spec.file,
     scenario: spec.scenarioFile,
     stack: spec.stackFile,
+    mode: spec.deploy ? 'deployment' : 'simulated',
+    axes: spec.axes.map((a) => ({ name: a.name, kind: a.kind, paths: Object.keys(a.values[0] ?? {}) })),
+    slo: { ttft_ms: slo.ttftMs ?? null, tpot_ms: slo.tpotMs ?? null, itl_ms: slo.itlMs ?? null, e2e_ms: slo.e2eMs ?? null },
     load: spec.load,
     cell: { duration_s: spec.durationMs / 1000, time_scale: spec.timeScale },
     target_goodput: targetGoodput,
@@ -114,7 +156,7 @@ export async function runSweep(spec: SweepSpec, o: RunSweepOptions = {}): Promis
     started_at: previous?.started_at ?? new Date().toISOString(),
     updated_at: new Date().toISOString(),
     complete: false,
-    cells: spec.cells.map((c) => ({ id: c.id, values: c.values, gpus: c.gpus, measurements: [], saturation: null, best_rate: null, goodput_tokens_per_s: null, cost_per_1m_output_tokens: null, done: false })),
+    cells: spec.cells.map((c) => ({ id: c.id, values: c.values, labels: c.labels, gpus: c.gpus, measurements: [], saturation: null, best_rate: null, goodput_tokens_per_s: null, cost_per_1m_output_tokens: null, done: false })),
     best: null,
   };
   const cached = new Map<string, SweepMeasurement>();
@@ -125,18 +167,26 @@ export async function runSweep(spec: SweepSpec, o: RunSweepOptions = {}): Promis
     fs.writeFileSync(tmp, JSON.stringify(result, null, 2) + '\n');
     fs.renameSync(tmp, file);
   };
+  save();
 
+  const deploy = spec.deploy ? new DeployDriver(spec.deploy, { sweepName: spec.name, sweepDir: dir, onProgress: o.onProgress, signal: o.signal }) : null;
   for (let i = 0; i < spec.cells.length; i++) {
     const cell = spec.cells[i]!;
     const res = result.cells[i]!;
+    const cellDir = path.join(dir, 'cells', cell.id);
+    fs.mkdirSync(cellDir, { recursive: true });
+    fs.writeFileSync(path.join(cellDir, 'stack.yaml'), cell.stackText);
     const measure = async (rate: number): Promise<SweepMeasurement> => {
       const hit = cached.get(`${cell.id} ${rateKey(rate)}`);
       if (hit) {
         res.measurements.push(hit);
         return hit;
       }
+      if (o.signal?.aborted) throw new SweepInterrupted(dir);
       o.onProgress?.(`cell ${i + 1}/${spec.cells.length} ${cell.id} rate ${+rate.toFixed(3)} req/s`);
-      const m = await measureOnce(spec, cell, rate, dir, start);
+      const m = deploy
+        ? await deploy.measure(cell, i, path.join(cellDir, 'stack.yaml'), () => measureOnce(spec, cell, rate, dir, { url: spec.deploy!.url, apiKey: spec.deploy!.apiKey }, o.signal))
+        : await measureOnSimulatedStack(spec, cell, rate, dir, start, o.signal);
       res.measurements.push(m);
       save();
       o.onMeasurement?.(res, m);
@@ -163,8 +213,14 @@ export async function runSweep(spec: SweepSpec, o: RunSweepOptions = {}): Promis
     res.cost_per_1m_output_tokens = costPerMillion(spec.gpuHour, cell.gpus, at?.output_tokens_per_s ?? null);
     res.done = true;
     save();
+    await deploy?.endCell();
   }
   result.best = pickBest(result);
+  if (result.best) {
+    const cell = spec.cells.find((c) => c.id === result.best!.cell)!;
+    result.best.stack_file = path.join('cells', cell.id, 'stack.yaml');
+    result.best.vllm_args = JSON.parse(cellEnv(cell, 0, '', { sweepName: spec.name, sweepDir: dir })['FG_CELL_VLLM_ARGS']!) as Record<string, string[]>;
+  }
   result.complete = true;
   save();
   fs.writeFileSync(path.join(dir, 'sweep.md'), renderSweepMarkdown(result));
@@ -177,49 +233,67 @@ export function costPerMillion(gpuHour: number | null, gpus: number, outputTokPe
   return ((gpuHour * gpus) / (outputTokPerS * 3600)) * 1e6;
 }
 
-async function measureOnce(spec: SweepSpec, cell: SweepCell, rate: number, dir: string, start: NonNullable<RunSweepOptions['startStack']>): Promise<SweepMeasurement> {
-  const k = spec.timeScale;
-  const stack = await start(cell.stack, { port: 0, usageDbPath: ':memory:', timeScale: k });
+async function measureOnSimulatedStack(spec: SweepSpec, cell: SweepCell, rate: number, dir: string, start: NonNullable<RunSweepOptions['startStack']>, signal: AbortSignal | undefined): Promise<SweepMeasurement> {
+  const stack = await start(cell.stack, { port: 0, usageDbPath: ':memory:', timeScale: spec.timeScale });
   try {
     const key = stack.devKeys.find((d) => d.tenant === 'pro') ?? stack.devKeys[0];
     if (!key) throw new RunError('FG_SWEEP_NO_KEY', `the stack of cell ${cell.id} accepts none of the development keys (fg-dev-pro, fg-dev-free): the sweep cannot send with a key`);
-    const scenario = parseScenario(spec.scenarioText, spec.scenarioFile, {
-      overrides: scenarioOverrides({ url: stack.url, apiKey: key.key, rate, durationMs: spec.durationMs, timeScale: k, slo: spec.scenario.slo }),
-      env: { ...process.env, FLOODGATE_API_KEY: key.key },
-    });
-    const runDir = path.join(dir, 'cells', cell.id, `rate-${+rate.toFixed(4)}`);
-    fs.rmSync(runDir, { recursive: true, force: true });
-    const { summary } = await runScenario(scenario, { outDir: runDir, allowSaturated: true, metricsListen: false, discoverMetrics: false });
-    const scaleRate = (v: number | null): number | null => (v === null ? null : v / k);
-    const scaleMs = (v: number | null): number | null => (v === null ? null : v * k);
-    return {
-      rate,
-      goodput_fraction: summary.goodput.fraction,
-      goodput_rps: scaleRate(summary.goodput.requests_per_s),
-      throughput_rps: scaleRate(summary.throughput.requests_per_s),
-      output_tokens_per_s: scaleRate(summary.throughput.output_tokens_per_s),
-      ttft_p95_ms: scaleMs(summary.latency_ms.ttft?.p95 ?? null),
-      itl_p95_ms: scaleMs(summary.latency_ms.itl?.p95 ?? null),
-      error_rate: summary.error_rate,
-      requests: summary.requests.total,
-      stack_url: stack.url,
-      run_dir: path.relative(dir, runDir),
-      finished_at: new Date().toISOString(),
-    };
+    return await measureOnce(spec, cell, rate, dir, { url: stack.url, apiKey: key.key }, signal);
   } finally {
     await stack.close();
   }
 }
 
-function pickBest(r: SweepResult): SweepResult['best'] {
+/** One measurement: the scenario at `rate` for the cell's duration against `target`, figures in real-GPU units. */
+async function measureOnce(spec: SweepSpec, cell: SweepCell, rate: number, dir: string, target: { url: string; apiKey: string }, signal: AbortSignal | undefined): Promise<SweepMeasurement> {
+  const k = spec.timeScale;
+  const scenario = parseScenario(spec.scenarioText, spec.scenarioFile, {
+    overrides: scenarioOverrides({ url: target.url, apiKey: target.apiKey, rate, durationMs: spec.durationMs, timeScale: k, slo: spec.scenario.slo }),
+    env: { ...process.env, FLOODGATE_API_KEY: target.apiKey },
+  });
+  const runDir = path.join(dir, 'cells', cell.id, `rate-${+rate.toFixed(4)}`);
+  fs.rmSync(runDir, { recursive: true, force: true });
+  const { summary } = await runScenario(scenario, { outDir: runDir, allowSaturated: true, metricsListen: false, discoverMetrics: spec.deploy !== null, ...(signal ? { signal } : {}) });
+  if (summary.interrupted || signal?.aborted) {
+    fs.rmSync(runDir, { recursive: true, force: true });
+    throw new SweepInterrupted(dir);
+  }
+  const scaleRate = (v: number | null): number | null => (v === null ? null : v / k);
+  const scaleMs = (v: number | null): number | null => (v === null ? null : v * k);
+  return {
+    rate,
+    goodput_fraction: summary.goodput.fraction,
+    goodput_rps: scaleRate(summary.goodput.requests_per_s),
+    throughput_rps: scaleRate(summary.throughput.requests_per_s),
+    output_tokens_per_s: scaleRate(summary.throughput.output_tokens_per_s),
+    ttft_p95_ms: scaleMs(summary.latency_ms.ttft?.p95 ?? null),
+    itl_p95_ms: scaleMs(summary.latency_ms.itl?.p95 ?? null),
+    error_rate: summary.error_rate,
+    requests: summary.requests.total,
+    stack_url: target.url,
+    ...(summary.client.saturated ? { saturated: true } : {}),
+    run_dir: path.relative(dir, runDir),
+    finished_at: new Date().toISOString(),
+  };
+}
+
+/**
+ * The cell with the most goodput per GPU under the SLO: a search sweep ranks cells by their
+ * sustainable rate, a rates sweep by the goodput (req/s) of their best passing rate, each divided
+ * by the cell's GPUs (so two workers must do twice the work of one to win); ties go to the higher
+ * output throughput. The margin compares the winner with the runner-up on the same score.
+ */
+export function pickBest(r: SweepResult): SweepResult['best'] {
   const search = r.load.kind === 'search';
   const score = (c: SweepCellResult): number => {
     if (c.best_rate === null) return -Infinity;
-    if (search) return c.best_rate;
     const m = c.measurements.find((x) => rateKey(x.rate) === rateKey(c.best_rate!));
-    return m?.goodput_rps ?? -Infinity;
+    const v = search ? c.best_rate : (m?.goodput_rps ?? -Infinity);
+    return v / Math.max(1, c.gpus);
   };
-  const ranked = r.cells.filter((c) => c.best_rate !== null).sort((a, b) => score(b) - score(a));
+  const ranked = r.cells
+    .filter((c) => c.best_rate !== null && Number.isFinite(score(c)))
+    .sort((a, b) => score(b) - score(a) || (b.goodput_tokens_per_s ?? 0) - (a.goodput_tokens_per_s ?? 0));
   const top = ranked[0];
   if (!top) return null;
   const next = ranked[1];
@@ -227,11 +301,13 @@ function pickBest(r: SweepResult): SweepResult['best'] {
     cell: top.id,
     values: top.values,
     rate: top.best_rate,
+    score_per_gpu: score(top),
     goodput_tokens_per_s: top.goodput_tokens_per_s,
     cost_per_1m_output_tokens: top.cost_per_1m_output_tokens,
     margin: next
       ? {
           next_cell: next.id,
+          score_ratio: score(next) > 0 ? score(top) / score(next) : null,
           rate_ratio: next.best_rate ? (top.best_rate ?? 0) / next.best_rate : null,
           throughput_ratio: next.goodput_tokens_per_s ? (top.goodput_tokens_per_s ?? 0) / next.goodput_tokens_per_s : null,
         }
@@ -241,19 +317,28 @@ function pickBest(r: SweepResult): SweepResult['best'] {
 
 const f = (v: number | null | undefined, d = 2): string => (v === null || v === undefined ? '–' : v.toFixed(d));
 
-/** sweep.md: the cells, the best configuration under the SLO, its margin and cost. */
+/** sweep.md: the recommendation (values, margin, cost, how to deploy it) and every measurement. */
 export function renderSweepMarkdown(r: SweepResult): string {
   const lines: string[] = [];
   lines.push(`# Sweep ${r.name}`, '');
-  lines.push(`Scenario \`${path.basename(r.scenario)}\`, stack \`${path.basename(r.stack)}\`, ${r.cell.duration_s}s per measurement (time scale ${r.cell.time_scale}); target goodput fraction ${r.target_goodput}.`, '');
-  if (r.best) {
-    const desc = Object.entries(r.best.values).map(([k, v]) => `\`${k}\`=${JSON.stringify(v)}`).join(', ') || 'the stack as it is';
-    lines.push(`**Best configuration:** ${desc} (cell \`${r.best.cell}\`): ${r.load.kind === 'search' ? 'sustains' : 'best passing rate'} ${f(r.best.rate)} req/s, ${f(r.best.goodput_tokens_per_s, 0)} output tok/s` + (r.best.cost_per_1m_output_tokens !== null ? `, ${f(r.best.cost_per_1m_output_tokens, 3)} per 1M output tokens at ${r.gpu_hour}/GPU-hour.` : '.'));
-    if (r.best.margin) {
-      const ratio = r.load.kind === 'search' ? r.best.margin.rate_ratio : r.best.margin.throughput_ratio;
-      lines.push('', `Margin over the next best (\`${r.best.margin.next_cell}\`): ${ratio === null ? '–' : `${((ratio - 1) * 100).toFixed(1)}%`}.`);
+  const sloText = Object.entries(r.slo ?? {}).filter(([, v]) => v !== null).map(([k, v]) => `${k.replace('_ms', '')} <= ${v} ms`).join(', ');
+  lines.push(
+    `Scenario \`${path.basename(r.scenario)}\`, stack \`${path.basename(r.stack)}\`, ${r.mode === 'deployment' ? 'a real deployment (apply/ready commands)' : `simulated (time scale ${r.cell.time_scale})`}, ${r.cell.duration_s}s per measurement; goodput = share of requests meeting the SLO (${sloText || 'none set'}), target ${r.target_goodput}.` + (r.complete ? '' : ' **Incomplete: the sweep has not finished.**'),
+    '',
+  );
+  const d = describeBest(r);
+  if (d) {
+    lines.push(`**Best configuration** (cell \`${r.best!.cell}\`): ${d.settings.map((s) => `\`${s}\``).join(', ') || 'the stack as it is'}: ${d.headline}.`);
+    if (d.margin) lines.push('', `Margin: ${d.margin}.`);
+    if (d.stackFile || d.commands.length > 0) {
+      lines.push('', 'Deploy it:', '');
+      if (d.stackFile) lines.push(`- the cell's stack file: \`${d.stackFile}\` (\`harness stack render ${d.stackFile} --format compose --out deploy\`)`);
+      for (const c of d.commands) lines.push(`- ${c.worker}: \`${c.command}\``);
     }
-  } else lines.push('**No configuration met the target goodput fraction.**');
+  } else {
+    const c = closestCell(r);
+    lines.push(`**No configuration met the target goodput fraction.**` + (c ? ` Closest: \`${c.cell.id}\` at ${f(c.rate)} req/s (goodput ${f(c.fraction, 3)}).` : ''));
+  }
   lines.push('', '| cell | GPUs | rate (req/s) | goodput fraction | req/s | output tok/s | TTFT p95 (ms) | ITL p95 (ms) | errors | $/1M out |', '|---|---|---|---|---|---|---|---|---|---|');
   for (const c of r.cells) {
     for (const m of [...c.measurements].sort((a, b) => a.rate - b.rate)) {

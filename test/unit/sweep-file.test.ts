@@ -89,7 +89,9 @@ test('fixed rates and cell settings', () => {
   const s = parse(`load: {rates: [1, 2, 2, 4]}\ncell: {duration: 3s, time_scale: 50}\n`);
   assert.equal(s.cells.length, 1);
   assert.equal(s.cells[0]!.id, 'base');
-  assert.deepEqual(s.load, { kind: 'rates', rates: [1, 2, 4] });
+  assert.deepEqual(s.load, { kind: 'rates', rates: [1, 2, 4], targetGoodput: 0.9 });
+  assert.equal(s.deploy, null);
+  assert.deepEqual(parse(`load: {rates: [1], target_goodput: 0.99}\n`).load, { kind: 'rates', rates: [1], targetGoodput: 0.99 });
   assert.equal(s.durationMs, 3000);
   assert.equal(s.timeScale, 50);
 });
@@ -144,4 +146,97 @@ test('scenario overrides: one constant stage scaled by the time scale, SLO scale
   assert.equal(sc.slo.tpotMs, 5);
   assert.deepEqual(sc.thresholds, []);
   assert.equal(sc.load.warmupMs, 0);
+});
+
+test('zip groups: the i-th values move together, crossed with the matrix', () => {
+  const s = parse(`matrix:
+  gateway.routing: [round_robin, least_outstanding]
+zip:
+  precision:
+    workers[0].sim.quantization: [bf16, fp8, fp8]
+    workers[0].sim.kv_cache_dtype: [auto, auto, fp8]
+load: {rates: [1]}
+`);
+  assert.equal(s.cells.length, 6);
+  assert.deepEqual(s.axes.map((a) => [a.name, a.kind, a.values.length]), [['gateway.routing', 'path', 2], ['precision', 'zip', 3]]);
+  assert.deepEqual(s.cells[2]!.values, { 'gateway.routing': 'round_robin', 'workers[0].sim.quantization': 'fp8', 'workers[0].sim.kv_cache_dtype': 'fp8' });
+  assert.deepEqual(s.cells[2]!.labels, { 'gateway.routing': 'round_robin', precision: 'fp8+fp8' });
+  assert.match(s.cells[2]!.id, /^routing-round_robin_precision-fp8-fp8-[0-9a-f]{8}$/);
+  const w = s.cells[5]!.stack.workers[0]!;
+  assert.equal(w.kind === 'sim' ? w.sim.quantization : undefined, 'fp8');
+  assert.equal(w.kind === 'sim' ? w.sim.kvCacheDtype : undefined, 'fp8');
+  assert.equal(new Set(s.cells.map((c) => c.id)).size, 6);
+});
+
+test('zip groups can sweep the number of workers (the workers list and the model\'s list together)', () => {
+  const s = parse(`zip:
+  replicas:
+    workers:
+      - [{name: w0, sim: {gpu: h100-sxm, model: llama-3.1-8b}}]
+      - [{name: w0, sim: {gpu: h100-sxm, model: llama-3.1-8b}}, {name: w1, sim: {gpu: h100-sxm, model: llama-3.1-8b}}]
+    models[0].workers: [[w0], [w0, w1]]
+load: {rates: [1]}
+`);
+  assert.deepEqual(s.cells.map((c) => [c.stack.workers.length, c.gpus, c.labels['replicas']]), [[1, 1, '1+1'], [2, 2, '2+2']]);
+});
+
+test('zip problems: unequal lengths, a path on two axes, located at their line', () => {
+  let err: unknown;
+  try {
+    parse(`matrix:
+  gateway.routing: [round_robin]
+zip:
+  p:
+    workers[0].sim.quantization: [bf16, fp8]
+    workers[0].sim.kv_cache_dtype: [auto]
+  q:
+    gateway.routing: [kv_aware]
+load: {rates: [1]}
+`);
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof ConfigError);
+  assert.deepEqual(err.issues.map((i) => [i.code, i.path, i.line]).sort(), [['FG_SWEEP_ZIP', 'zip.p', 7], ['FG_SWEEP_ZIP', 'zip.q.gateway.routing', 11]].sort());
+});
+
+test('issues carry the line of the offending field', () => {
+  let err: unknown;
+  try {
+    parse(`load:\n  rates: [1]\n  target_goodput: 1.5\ncell: {duration: 20}\n`);
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof ConfigError);
+  const byPath = Object.fromEntries(err.issues.map((i) => [i.path, i.line]));
+  // Lines count from the sweep() prefix's 3 lines.
+  assert.equal(byPath['load.target_goodput'], 6);
+  assert.equal(byPath['cell.duration'], 7);
+});
+
+test('deploy: commands, target with ${VAR}, defaults; time_scale refused with it', () => {
+  process.env['FG_TEST_SWEEP_KEY'] = 'sk-test';
+  const hadKey = process.env['FLOODGATE_API_KEY'];
+  process.env['FLOODGATE_API_KEY'] = 'from-env';
+  const s = parse(`deploy:
+  apply: ./apply.sh
+  ready: curl -fsS http://gpu:8000/health
+  target: {url: http://gpu:8080/v1/, api_key: '\${FG_TEST_SWEEP_KEY}'}
+  ready_timeout: 20m
+load: {rates: [1]}
+`);
+  assert.deepEqual(s.deploy, {
+    apply: './apply.sh', ready: 'curl -fsS http://gpu:8000/health', teardown: null, url: 'http://gpu:8080/v1', apiKey: 'sk-test',
+    readyTimeoutMs: 20 * 60_000, readyIntervalMs: 5000, commandTimeoutMs: 30 * 60_000, per: 'cell', cwd: dir,
+  });
+  assert.equal(s.timeScale, 1);
+  assert.deepEqual(codes(() => parse(`deploy: {apply: x, target: {url: http://h/v1, api_key: k}}\ncell: {time_scale: 10}\nload: {rates: [1]}\n`)), ['FG_SWEEP_BAD_VALUE']);
+  assert.deepEqual(codes(() => parse(`deploy: {ready: x, target: {url: ftp://h}, per: always, bogus: 1}\nload: {rates: [1]}\n`)).sort(), ['FG_SWEEP_BAD_VALUE', 'FG_SWEEP_BAD_VALUE', 'FG_SWEEP_BAD_VALUE', 'FG_SWEEP_UNKNOWN_KEY']);
+  delete process.env['FG_TEST_SWEEP_NOPE'];
+  const e = codes(() => parse(`deploy: {apply: x, target: {url: http://h/v1, api_key: '\${FG_TEST_SWEEP_NOPE}'}}\nload: {rates: [1]}\n`));
+  assert.deepEqual(e, ['FG_SWEEP_BAD_VALUE']);
+  // No api_key: FLOODGATE_API_KEY.
+  assert.equal(parse(`deploy: {apply: x, target: {url: http://h/v1}}\nload: {rates: [1]}\n`).deploy?.apiKey, 'from-env');
+  if (hadKey === undefined) delete process.env['FLOODGATE_API_KEY'];
+  else process.env['FLOODGATE_API_KEY'] = hadKey;
 });

@@ -2,6 +2,8 @@
  * `harness stack worker`: start simulated vLLM workers (an OpenAI-compatible API with vLLM's
  * /tokenize and /metrics, on a simulated GPU) and run until Ctrl-C. `--count N` starts N workers
  * in this process on consecutive ports.
+ * `harness stack render`: the deployment files of a stack file (Docker Compose for one GPU box,
+ * or Kubernetes manifests), written to a folder (reference-stack/deploy/render/).
  */
 import type { Command } from 'commander';
 import { UsageError, ExitCode } from '../errors.ts';
@@ -18,6 +20,8 @@ import { startSimWorker, type SimWorker } from '../../reference-stack/worker-sim
 import { SimConfigError, type SimEngineOptions } from '../../reference-stack/worker-sim/sim-engine.ts';
 import type { FaultConfig } from '../../reference-stack/worker-sim/fault-injection.ts';
 import type { GpuSpec, KvCacheDtype, ModelSpec, WeightQuant } from '../../reference-stack/worker-sim/sim-types.ts';
+import { renderFormat, renderStack, writeRendered } from '../../reference-stack/deploy/render/render-files.ts';
+import { REPO_ROOT } from '../../reference-stack/deploy/render/render-common.ts';
 
 const QUANTS: readonly WeightQuant[] = ['bf16', 'fp16', 'fp8', 'int8', 'awq', 'gptq'];
 const KV_DTYPES: readonly KvCacheDtype[] = ['auto', 'fp8'];
@@ -36,6 +40,23 @@ export function registerStackCommands(program: Command, setCode: (c: number) => 
     .action(async (file: string | undefined, o: Record<string, unknown>) => {
       try {
         setCode(await runStackUp(file, o));
+      } catch (e) {
+        setCode(reportError(e));
+      }
+    });
+  stack
+    .command('render')
+    .description('write deployment files of a stack file: a Docker Compose project for one GPU box, or Kubernetes manifests (docs/gpu-box.md)')
+    .argument('[stack]', 'stack file (YAML); default reference-stack/stacks/default.yaml')
+    .option('--format <format>', 'compose or k8s')
+    .option('--out <dir>', 'folder to write: absent, empty, or rendered before (it then holds .floodgate-render)')
+    .option('--namespace <ns>', 'k8s: namespace of every object', 'floodgate')
+    .option('--vllm-image <image>', 'vLLM image of the workers (default a pinned vllm/vllm-openai tag)')
+    .option('--scenario <file>', 'k8s: scenario of the load Job (default scenarios/spike.yaml)')
+    .option('--shards <n>', 'k8s: pods of the load Job', '4')
+    .action((file: string | undefined, o: Record<string, unknown>) => {
+      try {
+        setCode(runStackRender(file, o));
       } catch (e) {
         setCode(reportError(e));
       }
@@ -191,6 +212,50 @@ async function runStackUp(file: string | undefined, o: Record<string, unknown>):
     process.once('SIGTERM', resolve);
   });
   await running.close();
+  return ExitCode.OK;
+}
+
+function runStackRender(file: string | undefined, o: Record<string, unknown>): number {
+  const format = renderFormat(o.format);
+  if (typeof o.out !== 'string' || o.out === '') throw new UsageError('FG_RENDER_BAD_OPTION', '--out is required: the folder to write the files to (absent, empty, or rendered before)');
+  const stackFile = stackPath(file);
+  const config = loadStack(stackFile);
+  let scenario: { file: string; text: string } | undefined;
+  if (typeof o.scenario === 'string') {
+    try {
+      scenario = { file: path.basename(o.scenario), text: fs.readFileSync(o.scenario, 'utf8') };
+    } catch (e) {
+      throw new UsageError('FG_RENDER_BAD_OPTION', `--scenario ${o.scenario} cannot be read: ${(e as Error).message}; allowed: a scenario file (YAML)`);
+    }
+  }
+  const shards = Number(o.shards);
+  const label = path.relative(process.cwd(), stackFile) || stackFile;
+  const outDir = path.resolve(String(o.out));
+  const command = [
+    'harness stack render', label, `--format ${format}`,
+    ...(format === 'k8s' ? [`--namespace ${String(o.namespace)}`] : []),
+    ...(typeof o.vllmImage === 'string' ? [`--vllm-image ${o.vllmImage}`] : []),
+    ...(format === 'k8s' && scenario ? [`--scenario ${String(o.scenario)}`] : []),
+    ...(format === 'k8s' && shards !== 4 ? [`--shards ${String(o.shards)}`] : []),
+  ].join(' ');
+  let files;
+  try {
+    files = renderStack(config, format, {
+      stackLabel: label,
+      command,
+      namespace: String(o.namespace),
+      ...(typeof o.vllmImage === 'string' ? { vllmImage: o.vllmImage } : {}),
+      buildContext: path.relative(outDir, REPO_ROOT).split(path.sep).join('/') || '.',
+      ...(scenario ? { scenario } : {}),
+      shards,
+    });
+  } catch (e) {
+    if (e instanceof SimConfigError) throw new UsageError('FG_SIM_CONFIG', e.message);
+    throw e;
+  }
+  const written = writeRendered(outDir, files);
+  for (const rel of written) process.stdout.write(`${path.join(String(o.out), rel)}\n`);
+  process.stdout.write(`${written.length} files written (${format}) for stack "${config.name}"\n`);
   return ExitCode.OK;
 }
 

@@ -36,8 +36,21 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print summary.json to stdout instead of the table')
     .option('-q, --quiet', 'no progress line')
     .option('--metrics-listen <host:port|off>', "serve the harness's own /metrics during the run here (default observe.metrics_listen, else 127.0.0.1:9464; off: none)")
+    .option('--shard <I/N>', 'distributed load: send shard I (0-based) of N of the plan; merge the shards with harness merge (docs/distributed.md)')
+    .option('--start-at <time>', 'common start (t = 0) of every shard: ISO-8601 with zone (2026-03-01T12:00:00Z) or now+30s; default: at once')
     .action(async (file: string, o: Record<string, unknown>) => {
       code = await runCommand(file, o);
+    });
+
+  program
+    .command('merge')
+    .description('merge the run folders of the shards of one plan (harness run --shard I/N) into one run folder, thresholds evaluated on the merged run')
+    .argument('<dirs...>', 'shard run folders')
+    .option('-o, --out <dir>', 'merged run folder (default: merged/ next to the first shard folder)')
+    .option('--allow-partial', 'merge even when some shards are missing (the run is marked incomplete)')
+    .option('--json', 'print the merged summary.json to stdout instead of the table')
+    .action(async (dirs: string[], o: { out?: string; allowPartial?: boolean; json?: boolean }) => {
+      code = (await import('./merge-command.ts')).mergeCommand(dirs, o);
     });
 
   registerStackCommands(program, (c) => (code = c), reportError);
@@ -53,6 +66,7 @@ export async function main(argv: string[]): Promise<number> {
   registerCompareCommand(program, (c) => (code = c));
   registerGateCommand(program, (c) => (code = c));
   (await import('./sweep-command.ts')).registerSweepCommand(program, (c) => (code = c));
+  (await import('./export-command.ts')).registerExportCommand(program, (c) => (code = c));
 
   program
     .command('report')

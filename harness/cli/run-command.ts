@@ -11,6 +11,7 @@ import { createProgressPrinter } from '../report/progress-line.ts';
 import { renderSummary } from '../report/console-summary.ts';
 import { ExitCode, UsageError } from '../errors.ts';
 import { reportError } from './main.ts';
+import { parseShard, parseStartAt } from '../shard/shard-plan.ts';
 import { DEFAULT_METRICS_LISTEN, LISTEN_ALLOWED, parseListen, type ListenAddress } from '../observe/listen-address.ts';
 
 export async function runCommand(file: string, o: Record<string, unknown>): Promise<number> {
@@ -25,6 +26,9 @@ export async function runCommand(file: string, o: Record<string, unknown>): Prom
       if (i <= 0) throw new UsageError('FG_USAGE_BAD_SET', `--set takes path=value, got "${kv}"`);
       overrides[kv.slice(0, i)] = parseSetValue(kv.slice(i + 1));
     }
+    // --shard I/N and --start-at (docs/distributed.md): checked before the scenario is loaded.
+    const shard = typeof o.shard === 'string' ? parseShard(o.shard) : undefined;
+    const startAtMs = typeof o.startAt === 'string' ? parseStartAt(o.startAt) : undefined;
     const scenario = loadScenario(file, { overrides });
     const threads = typeof o.threads === 'string' ? numberArg('--threads', o.threads) : undefined;
     // The harness's own /metrics: --metrics-listen, else the scenario's observe.metrics_listen,
@@ -59,6 +63,12 @@ export async function runCommand(file: string, o: Record<string, unknown>): Prom
         signal: controller.signal,
         hardSignal: hard.signal,
         allowSaturated: Boolean(o.allowSaturated),
+        ...(shard ? { shard } : {}),
+        ...(startAtMs !== undefined ? { startAtMs } : {}),
+        onWaitStart: ({ startAt, waitMs }) => {
+          const who = shard ? `shard ${shard.index}/${shard.count}` : 'run';
+          process.stderr.write(`${who}: waiting for the common start ${startAt.toISOString()} (in ${(waitMs / 1000).toFixed(1)}s)\n`);
+        },
         metricsListen,
         discoverMetrics: true,
         onMetricsListen: (url) => {
@@ -70,7 +80,8 @@ export async function runCommand(file: string, o: Record<string, unknown>): Prom
         },
         onEmbedded: (description, url) => process.stderr.write(`no target.url: embedded stack: ${description} at ${url}\n`),
         onStart: ({ runDir, threads: t, plannedRequests }) => {
-          if (!o.quiet && !o.json) process.stderr.write(`running ${scenario.name} (${plannedRequests} open-loop requests planned, ${t} client thread${t === 1 ? '' : 's'}) -> ${runDir}\n`);
+          const part = shard ? `, shard ${shard.index}/${shard.count}` : '';
+          if (!o.quiet && !o.json) process.stderr.write(`running ${scenario.name} (${plannedRequests} open-loop requests planned${part}, ${t} client thread${t === 1 ? '' : 's'}) -> ${runDir}\n`);
         },
         ...(progress ? { onProgress: (p) => progress.update(p) } : {}),
       });

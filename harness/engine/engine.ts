@@ -2,7 +2,7 @@
  * Engine: drives a Plan through executors and folds what comes back into an Aggregator.
  *
  * Open-loop requests are handed to the executors in slices about a second ahead of their
- * intended time (round-robin by id, so each client thread gets an even share), and each
+ * intended time (round-robin, so each client thread gets an even share), and each
  * executor fires them on their absolute deadlines. Closed-loop users are spread over the
  * executors the same way. After the last stage, in-flight requests get `load.drainMs` to finish
  * and are then aborted. On `signal` (Ctrl-C) sending stops at once, in-flight requests get the
@@ -57,6 +57,12 @@ export interface EngineOptions {
    * may abort `signal` to stop the run.
    */
   onTick?: (aggregator: Aggregator, elapsedMs: number) => void;
+  /**
+   * Wall-clock time (Unix ms) of t = 0 of the run clock (`--start-at`: every shard's common
+   * start). Default: a moment after the client threads are up. A time in the past makes the
+   * overdue requests go out at once (late, their send lag recorded).
+   */
+  startAtMs?: number;
   /** Called once the run epoch (t = 0 of the run clock, a process.hrtime.bigint() value) is set. */
   onEpoch?: (epochNs: bigint) => void;
   progressIntervalMs?: number;
@@ -152,7 +158,8 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
     totalMs: plan.totalMs,
     model: scenario.target.model,
     warmupUrl: scenario.target.url === undefined ? undefined : `${scenario.target.url.replace(/\/$/, '')}/models`,
-    idBase: plan.open.length,
+    // Closed-loop ids start above every open-loop id (a shard's open ids are a subset of the plan's).
+    idBase: plan.open.reduce((m, p) => Math.max(m, p.id + 1), plan.open.length),
     threadIndex: i,
     threadCount: n,
   }));
@@ -161,12 +168,15 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
       ? [await LocalExecutor.start(inits[0]!, onReport(0))]
       : await Promise.all(inits.map((init, i) => ThreadExecutor.start(init, onReport(i))));
   // The epoch is set a little in the future, once the threads are up, so the first sends are not late.
-  const epochNs = process.hrtime.bigint() + BigInt(START_DELAY_MS * 1e6);
+  const epochNs =
+    opts.startAtMs === undefined
+      ? process.hrtime.bigint() + BigInt(START_DELAY_MS * 1e6)
+      : process.hrtime.bigint() + BigInt(Math.round((opts.startAtMs - Date.now()) * 1e6));
   for (const h of handles) h.setEpoch(epochNs);
   opts.onEpoch?.(epochNs);
   const nowMs = () => Number(process.hrtime.bigint() - epochNs) / 1e6;
   const cpu0 = process.cpuUsage();
-  const startedAt = new Date(Date.now() + Math.max(0, -nowMs()));
+  const startedAt = opts.startAtMs === undefined ? new Date(Date.now() + Math.max(0, -nowMs())) : new Date(opts.startAtMs);
 
   let interrupted = false;
   let draining = false;
@@ -175,14 +185,15 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
     const horizon = nowMs() + LOOKAHEAD_MS;
     const slices: PlannedRequest[][] = handles.map(() => []);
     while (next < plan.open.length && plan.open[next]!.intendedMs < horizon) {
-      const p = plan.open[next++]!;
-      slices[p.id % n]!.push(p);
+      // Round-robin by position (= by id in an unsplit plan; a shard's ids are spaced out).
+      slices[next % n]!.push(plan.open[next++]!);
     }
     slices.forEach((s, i) => s.length && handles[i]!.scheduleOpen(s));
   };
   for (const c of plan.closed) {
     const per: number[][] = handles.map(() => []);
-    c.userStartsMs.forEach((_, u) => per[u % n]!.push(u));
+    // A shard runs its share of the users (c.users); each keeps its index.
+    (c.users ?? c.userStartsMs.map((_, u) => u)).forEach((u, k) => per[k % n]!.push(u));
     per.forEach((users, i) => users.length && handles[i]!.startClosed(c, users));
   }
 

@@ -13,6 +13,7 @@ import type { ThresholdResult } from '../gate/threshold.ts';
 import type { EngineResult } from '../engine/engine.ts';
 import type { ServerSummary } from '../observe/server-summary.ts';
 import { ConversationStats, type ConversationSummary } from './conversation-stats.ts';
+import type { SummaryShard } from '../shard/shard-types.ts';
 
 export const SCHEMA_VERSION = 1;
 
@@ -88,6 +89,12 @@ export interface Summary extends BlockSummary {
   thresholds: ThresholdResult[];
   /** Encoded histograms of the run block, for exact merging of runs and shards. */
   histograms: EncodedBlock;
+  /**
+   * Distributed load (docs/distributed.md): a shard's run (`harness run --shard I/N`: index,
+   * count, start_at, plan_hash, ...) or a merged run (`harness merge`: merged_from, indices, ...).
+   * Absent for an ordinary run.
+   */
+  shard?: SummaryShard;
 }
 
 export type SummaryAborted = { by: 'signal'; at_s: number } | { by: 'threshold'; threshold: string; at_s: number };

@@ -25,6 +25,9 @@ import type { Scenario, TargetConfig } from '../scenario/scenario-types.ts';
 import { startEmbeddedStack } from './embedded-stack.ts';
 import { RunObserver } from '../observe/run-observer.ts';
 import type { ListenAddress } from '../observe/listen-address.ts';
+import { checkShard, planFingerprint, shardPlan, startLateToleranceMs, type ShardSpec } from '../shard/shard-plan.ts';
+import type { ShardRunInfo } from '../shard/shard-types.ts';
+import type { EncodedBlock } from '../metrics/stats-block.ts';
 
 export interface RunOptions {
   /** Run folder; default reports/<name>-<UTC time>/ under `reportsDir`. */
@@ -64,6 +67,19 @@ export interface RunOptions {
    * `observe:` block; `harness run` always does.
    */
   discoverMetrics?: boolean;
+  /**
+   * `--shard I/N` (docs/distributed.md): send shard I's share of the plan; summary.json gets a
+   * `shard` block; thresholds are reported but do not fail the run (`harness merge` enforces them).
+   */
+  shard?: ShardSpec;
+  /**
+   * `--start-at`: wall-clock time (Unix ms) of t = 0 of the run clock, the common start of every
+   * shard. The run waits for it; one more than the warmup (at least 1 s) in the past is refused
+   * (FG_SHARD_START_PAST). Default: start at once.
+   */
+  startAtMs?: number;
+  /** Called before the run waits for startAtMs (how long, from now). */
+  onWaitStart?: (info: { startAt: Date; waitMs: number }) => void;
 }
 
 export interface RunOutcome {
@@ -94,6 +110,13 @@ export interface EmbeddedStackSummary {
 
 export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Promise<RunOutcome> {
   const url = scenario.target.url;
+  if (opts.shard) checkShard(opts.shard);
+  if (opts.startAtMs !== undefined) checkStartAt(opts.startAtMs, scenario.load.warmupMs);
+  if (url === undefined && opts.shard && opts.shard.count > 1) {
+    opts.onWarning?.(
+      `shard ${opts.shard.index}/${opts.shard.count} runs against an embedded stack of its own: each shard loads its own simulated stack with 1/${opts.shard.count} of the traffic, not one shared target (fine for trying sharding on one machine; for distributed load give every shard the same --target)`,
+    );
+  }
   if (url !== undefined) return runAgainst(scenario, { ...scenario.target, url }, undefined, opts);
   // No target: start the embedded stack (the scenario's `stack:` file, else the default stack:
   // gateway + simulated vLLM workers in a child process), run, stop it.
@@ -151,7 +174,18 @@ async function runAgainst(
   if (calibration.source === 'builtin') warn(`the target has no /tokenize: prompt lengths are counted with the ${calibration.tokenizer}`);
   const vllmLike = calibration.source === 'server';
 
-  const plan = buildPlan(scenario);
+  const fullPlan = buildPlan(scenario);
+  // A shard sends its share of the plan (harness/shard/shard-plan.ts); the union of the shares is the plan.
+  const plan = opts.shard ? shardPlan(fullPlan, opts.shard) : fullPlan;
+  const shardBase: ShardBase | undefined = opts.shard && {
+    index: opts.shard.index,
+    count: opts.shard.count,
+    start_at: opts.startAtMs === undefined ? null : new Date(opts.startAtMs).toISOString(),
+    plan_hash: planFingerprint(fullPlan),
+    planned_requests: { plan: fullPlan.open.length, shard: plan.open.length },
+    closed_users: Object.fromEntries(plan.closed.map((c) => [String(c.stage), (c.users ?? c.userStartsMs).length])),
+    thresholds_enforced: false,
+  };
   if (calibration.maxModelLen !== undefined) {
     const over = plan.open.filter((p) => p.promptTokens + p.outputTokens > calibration.maxModelLen!).length;
     if (over > 0) warn(`${over} planned requests ask for more than the target's context length (${calibration.maxModelLen} tokens, prompt + output); expect HTTP 400 for them`);
@@ -190,7 +224,7 @@ async function runAgainst(
   });
   try {
     opts.onStart?.({ runDir, threads, plannedRequests: plan.open.length });
-    return await runObserved(scenario, plan, template, threads, folder, runDir, observer, target, embedded, calibration, thresholds, opts);
+    return await runObserved(scenario, plan, template, threads, folder, runDir, observer, target, embedded, calibration, thresholds, opts, shardBase);
   } finally {
     await observer.close();
   }
@@ -209,6 +243,7 @@ async function runObserved(
   calibration: Awaited<ReturnType<typeof calibratePrompts>>,
   thresholds: Threshold[],
   opts: RunOptions,
+  shardBase: ShardBase | undefined,
 ): Promise<RunOutcome> {
   // abort_on_fail: the run stops (as on Ctrl-C) when one of these fails during it. `stop` is the
   // engine's signal: the caller's (Ctrl-C) or a failed threshold aborts it.
@@ -243,9 +278,11 @@ async function runObserved(
   };
   let result;
   try {
+    if (opts.startAtMs !== undefined) await waitForStart(opts.startAtMs, stop.signal, opts.onWaitStart);
     result = await runEngine({
       scenario,
       plan,
+      ...(opts.startAtMs !== undefined ? { startAtMs: opts.startAtMs } : {}),
       template,
       threads,
       signal: stop.signal,
@@ -280,6 +317,7 @@ async function runObserved(
   });
   // Which stack ran, for an embedded run: summary.json's target.stack.
   if (embedded) summary.target.stack = embedded;
+  if (shardBase) summary.shard = shardInfo(shardBase, result.aggregator);
   summary.server = server.summary;
   summary.thresholds = evaluateThresholds(thresholds, summary);
   for (const w of watched) {
@@ -309,7 +347,10 @@ async function runObserved(
   if (abortedBy) {
     reasons.push(`run aborted at ${fmtS(abortedBy.atMs)}: threshold "${abortedBy.result.expr}" failed (${abortedBy.result.reason}); the report covers what ran before the stop`);
   }
-  if (failed.length) {
+  if (failed.length && shardBase && !abortedBy) {
+    // A shard sees 1/N of the load: its thresholds are reported, `harness merge` enforces them.
+    for (const t of failed) reasons.push(`threshold failed on this shard (not enforced on a shard; harness merge evaluates it on the merged run): ${t.expr}: ${t.reason ?? 'failed'}`);
+  } else if (failed.length) {
     exitCode = ExitCode.THRESHOLD_FAILED;
     for (const t of failed) reasons.push(`threshold failed: ${t.expr}: ${t.reason ?? 'failed'}`);
   }
@@ -326,6 +367,46 @@ async function runObserved(
     reasons.push('run interrupted: the report covers what ran before the stop');
   }
   return { summary, runDir, exitCode, reasons };
+}
+
+type ShardBase = Omit<ShardRunInfo, 'histograms'>;
+
+/** summary.json's `shard` block of a shard's run: what merge needs to merge the breakdowns exactly. */
+function shardInfo(base: ShardBase, agg: Aggregator): ShardRunInfo {
+  const enc = (m: Map<string, { encode(): EncodedBlock }>) => Object.fromEntries([...m].sort(([a], [b]) => a.localeCompare(b)).map(([k, b]) => [k, b.encode()]));
+  return { ...base, histograms: { stages: agg.stages.map((b) => b.encode()), by_tenant: enc(agg.byTenant), by_model: enc(agg.byModel) } };
+}
+
+/** `--start-at` more than the tolerance in the past: refused before anything is started. */
+function checkStartAt(startAtMs: number, warmupMs: number): void {
+  if (!Number.isFinite(startAtMs)) throw new UsageError('FG_SHARD_BAD_START_AT', `start time ${startAtMs} is not a time`);
+  const late = Date.now() - startAtMs;
+  const tolerance = startLateToleranceMs(warmupMs);
+  if (late > tolerance) {
+    throw new UsageError(
+      'FG_SHARD_START_PAST',
+      `--start-at ${new Date(startAtMs).toISOString()} was ${fmtS(late)} ago; a shard may start at most ${fmtS(tolerance)} late (the warmup, at least 1s); give a later time (e.g. now+30s); nothing was sent`,
+    );
+  }
+}
+
+/** How long before t = 0 the engine is started (its client threads up, connections warm). */
+const START_LEAD_MS = 2000;
+
+/** Wait until START_LEAD_MS before `startAtMs` (or until `signal`); the engine sets t = 0 exactly. */
+async function waitForStart(startAtMs: number, signal: AbortSignal, onWait: RunOptions['onWaitStart']): Promise<void> {
+  onWait?.({ startAt: new Date(startAtMs), waitMs: Math.max(0, startAtMs - Date.now()) });
+  const waitMs = startAtMs - START_LEAD_MS - Date.now();
+  if (waitMs <= 0 || signal.aborted) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, waitMs);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 function fmtS(ms: number): string {

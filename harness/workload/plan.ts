@@ -67,6 +67,12 @@ export interface ClosedStagePlan {
    * (plus think time), until its rows or the stage run out. Absent: lengths from the workload.
    */
   rows?: readonly PlannedRequest[];
+  /**
+   * The users (indices into userStartsMs) this process runs: a shard's share (`--shard`,
+   * harness/shard/shard-plan.ts). Absent: every user. Each user keeps its index, so its seeded
+   * stream, its dealt rows and its conversations are the same on any shard.
+   */
+  users?: readonly number[];
 }
 
 export interface Plan {

@@ -15,6 +15,7 @@ import { applyOverrides } from './scenario-overrides.ts';
 import { readScenario } from './scenario-schema.ts';
 import { openYamlDocument, readConfigFile } from './yaml-document.ts';
 import { deepFreeze } from '../util/deep-freeze.ts';
+import { looksLikeSweep } from '../sweep/sweep-detect.ts';
 
 /** Options of loadScenario / parseScenario. */
 export interface LoadOptions {
@@ -48,6 +49,9 @@ export function parseScenario(text: string, file: string, options: LoadOptions =
   const env = options.env ?? process.env;
   const baseDir = options.baseDir ?? dirname(file);
   const { doc, reader: r } = openYamlDocument(text, file, env, 'FG_SCENARIO_YAML_SYNTAX');
+  if (looksLikeSweep(doc.toJS())) {
+    throw new ConfigError([{ code: 'FG_SCENARIO_IS_SWEEP', file, line: 1, col: 1, path: '', message: `this is a sweep file (it names a scenario and a matrix, zip or load search): run it with \`harness sweep ${file}\``, allowed: 'a scenario file' }]);
+  }
   if (options.overrides && doc.contents !== null) applyOverrides(doc, r, options.overrides);
   const scenario = readScenario(r, doc.contents, { file, baseDir, env });
   if (r.issues.length > 0 || !scenario) throw new ConfigError(r.issues);

@@ -19,6 +19,7 @@ export const SCENARIO_ERROR_CODES: Record<string, string> = {
   FG_SCENARIO_THRESHOLD_UNIT: "a threshold's unit does not fit its metric (% on a latency, ms on a count)",
   FG_SCENARIO_EMPIRICAL_FILE: 'an empirical length file is missing, unreadable, malformed or empty',
   FG_SCENARIO_EMPIRICAL_VALUE: 'a row of an empirical length file is not a non-negative integer',
+  FG_SCENARIO_IS_SWEEP: 'a sweep file was given where a scenario file is expected: run it with `harness sweep`',
   FG_SCENARIO_STACK_FILE: 'the stack file named by `stack` is missing, unreadable or not a valid stack file',
   FG_SCENARIO_STACK_TENANT: 'the stack gives the harness no key to run with: an unknown tenant, a tenant without a development key, or no tenant at all',
   FG_SCENARIO_STACK_WITH_TARGET: '`stack` (a stack the harness starts) and `target.url` (a running server) are both set',

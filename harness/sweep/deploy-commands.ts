@@ -5,13 +5,13 @@
  * measurement is sent to the deployment's target; `teardown`, when given, runs after the cell.
  *
  * The commands run with `sh -c` in the sweep file's folder, with the cell in their environment:
- *   FG_SWEEP_NAME, FG_SWEEP_DIR      the sweep and its report folder
- *   FG_CELL_ID, FG_CELL_INDEX        the cell's id and 0-based index
- *   FG_CELL_STACK                    the cell's stack file (the sweep's stack with the cell's values)
- *   FG_CELL_VALUES                   the cell's values as JSON {"<stack path>": value}
- *   FG_CELL_VLLM_ARGS                JSON {"<worker>": ["--max-num-seqs", "64", ...]}: the vLLM
+ *   FLOODGATE_SWEEP_NAME, FLOODGATE_SWEEP_DIR      the sweep and its report folder
+ *   FLOODGATE_CELL_ID, FLOODGATE_CELL_INDEX        the cell's id and 0-based index
+ *   FLOODGATE_CELL_STACK                    the cell's stack file (the sweep's stack with the cell's values)
+ *   FLOODGATE_CELL_VALUES                   the cell's values as JSON {"<stack path>": value}
+ *   FLOODGATE_CELL_VLLM_ARGS                JSON {"<worker>": ["--max-num-seqs", "64", ...]}: the vLLM
  *                                    arguments of each simulated worker of the cell's stack
- *   FG_CELL_VLLM_ARGS_<WORKER>       the same for one worker, shell-quoted on one line
+ *   FLOODGATE_CELL_VLLM_ARGS_<WORKER>       the same for one worker, shell-quoted on one line
  *                                    (worker name upper-cased, non-alphanumerics as "_")
  * Their output goes to cells/<id>/deploy.log, never to the terminal (it may be long).
  */
@@ -124,12 +124,12 @@ export class DeployDriver {
 /** The environment a cell's commands get (see the file comment). */
 export function cellEnv(cell: SweepCell, index: number, stackFile: string, o: { sweepName: string; sweepDir: string }): Record<string, string> {
   const env: Record<string, string> = {
-    FG_SWEEP_NAME: o.sweepName,
-    FG_SWEEP_DIR: path.resolve(o.sweepDir),
-    FG_CELL_ID: cell.id,
-    FG_CELL_INDEX: String(index),
-    FG_CELL_STACK: path.resolve(stackFile),
-    FG_CELL_VALUES: JSON.stringify(cell.values),
+    FLOODGATE_SWEEP_NAME: o.sweepName,
+    FLOODGATE_SWEEP_DIR: path.resolve(o.sweepDir),
+    FLOODGATE_CELL_ID: cell.id,
+    FLOODGATE_CELL_INDEX: String(index),
+    FLOODGATE_CELL_STACK: path.resolve(stackFile),
+    FLOODGATE_CELL_VALUES: JSON.stringify(cell.values),
   };
   const all: Record<string, string[]> = {};
   for (const w of cell.stack.workers) {
@@ -138,9 +138,9 @@ export function cellEnv(cell: SweepCell, index: number, stackFile: string, o: { 
     if (!model) continue;
     const args = vllmArgs(w, model);
     all[w.name] = args;
-    env[`FG_CELL_VLLM_ARGS_${w.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = args.map(shellQuote).join(' ');
+    env[`FLOODGATE_CELL_VLLM_ARGS_${w.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = args.map(shellQuote).join(' ');
   }
-  env['FG_CELL_VLLM_ARGS'] = JSON.stringify(all);
+  env['FLOODGATE_CELL_VLLM_ARGS'] = JSON.stringify(all);
   return env;
 }
 

@@ -36,7 +36,11 @@ export function describeBest(r: SweepResult): BestDescription | null {
   let margin: string | null = null;
   if (b.margin) {
     const ratio = b.margin.score_ratio ?? (search ? b.margin.rate_ratio : b.margin.throughput_ratio);
-    margin = `${ratio === null || ratio === undefined ? 'an unknown margin' : `${((ratio - 1) * 100).toFixed(1)}% more goodput per GPU`} than the runner-up, ${b.margin.next_cell}`;
+    // Below the search's precision (or 2% between fixed rates) the two cannot be told apart.
+    const resolution = r.load.kind === 'search' ? r.load.precision : 0.02;
+    if (ratio === null || ratio === undefined) margin = `no measured margin over the runner-up, ${b.margin.next_cell}`;
+    else if (ratio - 1 <= resolution) margin = `a tie with the runner-up, ${b.margin.next_cell} (${((ratio - 1) * 100).toFixed(1)}% more goodput per GPU, within the ${(resolution * 100).toFixed(0)}% the sweep can resolve): choose between them on cost or other grounds, or sweep them again with a finer precision`;
+    else margin = `${((ratio - 1) * 100).toFixed(1)}% more goodput per GPU than the runner-up, ${b.margin.next_cell}`;
   }
   const commands = Object.entries(b.vllm_args ?? {}).map(([worker, args]) => ({ worker, command: `vllm serve ${args.map(shellQuote).join(' ')}` }));
   return { settings: Object.entries(b.values).map(([k, v]) => `${k} = ${JSON.stringify(v)}`), headline, margin, commands, stackFile: b.stack_file ?? null };

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { ConfigError, RunError } from '../errors.ts';
 import { cellEnv, DeployDriver } from './deploy-commands.ts';
 import { closestCell, describeBest } from './recommendation.ts';
+import { writeSweepHtml } from './sweep-html.ts';
 import { parseScenario } from '../scenario/load-scenario.ts';
 import { runScenario } from '../run/run-scenario.ts';
 import { startStack as realStartStack, type RunningStack, type StartStackOptions } from '../../reference-stack/stack/start-stack.ts';
@@ -166,6 +167,8 @@ export async function runSweep(spec: SweepSpec, o: RunSweepOptions = {}): Promis
     const tmp = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(result, null, 2) + '\n');
     fs.renameSync(tmp, file);
+    // The page is readable while the sweep runs (it says it is incomplete).
+    writeSweepHtml(dir, result);
   };
   save();
 
@@ -219,7 +222,7 @@ export async function runSweep(spec: SweepSpec, o: RunSweepOptions = {}): Promis
   if (result.best) {
     const cell = spec.cells.find((c) => c.id === result.best!.cell)!;
     result.best.stack_file = path.join('cells', cell.id, 'stack.yaml');
-    result.best.vllm_args = JSON.parse(cellEnv(cell, 0, '', { sweepName: spec.name, sweepDir: dir })['FG_CELL_VLLM_ARGS']!) as Record<string, string[]>;
+    result.best.vllm_args = JSON.parse(cellEnv(cell, 0, '', { sweepName: spec.name, sweepDir: dir })['FLOODGATE_CELL_VLLM_ARGS']!) as Record<string, string[]>;
   }
   result.complete = true;
   save();

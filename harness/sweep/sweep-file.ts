@@ -17,7 +17,7 @@
  *   cell: {duration: 20s, time_scale: 10}
  *   price: {gpu_hour: 2.5}
  *   deploy:                                   # optional: a real deployment instead of the simulated stack
- *     apply: ./apply-vllm.sh                  # run per cell with FG_CELL_* in its environment
+ *     apply: ./apply-vllm.sh                  # run per cell with FLOODGATE_CELL_* in its environment
  *     ready: curl -fsS http://gpu-box:8000/health
  *     target: {url: http://gpu-box:8080/v1, api_key: ${FLOODGATE_API_KEY}}
  *
@@ -28,6 +28,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
+import { looksLikeSweep } from './sweep-detect.ts';
 import { parseOverridePath } from '../scenario/scenario-overrides.ts';
 import { parseScenario } from '../scenario/load-scenario.ts';
 import { parseDuration } from '../util/duration.ts';
@@ -44,7 +45,7 @@ export type SweepLoad =
 
 /**
  * A real deployment measured instead of the simulated stack: `apply` (a shell command) makes the
- * deployment match a cell (it gets the cell's stack file and values in FG_CELL_* variables),
+ * deployment match a cell (it gets the cell's stack file and values in FLOODGATE_CELL_* variables),
  * `ready` is polled until it exits 0, then the measurement is sent to `target`.
  */
 export interface SweepDeploy {
@@ -105,6 +106,15 @@ export interface SweepSpec {
   timeScale: number;
   gpuHour: number | null;
   deploy: SweepDeploy | null;
+}
+
+/** Whether `file` is a sweep file (looksLikeSweep); false for anything unreadable (the loader then says why). */
+export function isSweepFile(file: string): boolean {
+  try {
+    return looksLikeSweep(parseDocument(fs.readFileSync(file, 'utf8')).toJS());
+  } catch {
+    return false;
+  }
 }
 
 const DEFAULT_SEARCH = { targetGoodput: 0.9, precision: 0.05, maxSteps: 12 };

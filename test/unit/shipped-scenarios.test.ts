@@ -10,12 +10,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadScenario } from '../../harness/scenario/load-scenario.ts';
 import { loadStack } from '../../reference-stack/stack/load-stack.ts';
+import { isSweepFile, loadSweep } from '../../harness/sweep/sweep-file.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const yamls = (dir: string): string[] => fs.readdirSync(path.join(root, dir)).filter((f) => f.endsWith('.yaml')).sort().map((f) => path.join(root, dir, f));
 
 test('every shipped scenario loads', () => {
-  const files = yamls('scenarios');
+  const files = yamls('scenarios').filter((f) => !isSweepFile(f));
   assert.ok(files.length >= 9, `${files.length} scenarios`);
   for (const f of files) {
     const s = loadScenario(f, { env: {} });
@@ -38,4 +39,16 @@ test('every shipped stack loads', () => {
   const files = yamls('reference-stack/stacks');
   assert.ok(files.length >= 2);
   for (const f of files) assert.equal(loadStack(f, { env: {} }).name, path.basename(f, '.yaml'));
+});
+
+test('every shipped sweep loads, with every cell a valid stack', () => {
+  const files = yamls('scenarios').filter((f) => isSweepFile(f));
+  assert.deepEqual(files.map((f) => path.basename(f)), ['tune-batching.yaml', 'tune-quantization.yaml']);
+  for (const f of files) {
+    const s = loadSweep(f);
+    assert.equal(s.name, path.basename(f, '.yaml'));
+    assert.ok(s.cells.length >= 5, `${f}: ${s.cells.length} cells`);
+    assert.equal(new Set(s.cells.map((c) => c.id)).size, s.cells.length);
+  }
+  assert.equal(loadSweep(path.join(root, 'scenarios/tune-batching.yaml')).cells.length, 12);
 });

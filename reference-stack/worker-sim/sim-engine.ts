@@ -151,6 +151,19 @@ export function resolveConfig(o: SimEngineOptions): SimEngineConfig {
       `The model's max seq len (${maxModelLen}) is larger than the maximum number of tokens that can be stored in KV cache (${kv.maxTokens}). Try increasing gpu_memory_utilization or decreasing max_model_len when initializing the engine.`,
     );
   }
+  // Without chunked prefill a prompt is prefilled in one step, so one step's token budget must
+  // hold the longest sequence: vLLM raises its default budget to max_model_len and refuses at
+  // start-up an explicit one below it.
+  const enableChunkedPrefill = o.enableChunkedPrefill ?? true;
+  let stepTokens = maxNumBatchedTokens;
+  if (!enableChunkedPrefill) {
+    if (o.maxNumBatchedTokens === undefined) stepTokens = Math.max(maxNumBatchedTokens, maxModelLen);
+    else if (o.maxNumBatchedTokens < maxModelLen) {
+      throw new SimConfigError(
+        `max_num_batched_tokens (${o.maxNumBatchedTokens}) is below max_model_len (${maxModelLen}) with chunked prefill disabled: a prompt is prefilled in one step, so longer sequences could never be scheduled. Raise max_num_batched_tokens to at least ${maxModelLen}, lower max_model_len, or enable chunked prefill.`,
+      );
+    }
+  }
   return {
     gpu,
     model,
@@ -159,8 +172,8 @@ export function resolveConfig(o: SimEngineOptions): SimEngineConfig {
     kvCacheDtype,
     tensorParallelSize,
     maxNumSeqs,
-    maxNumBatchedTokens,
-    enableChunkedPrefill: o.enableChunkedPrefill ?? true,
+    maxNumBatchedTokens: stepTokens,
+    enableChunkedPrefill,
     enablePrefixCaching: o.enablePrefixCaching ?? true,
     gpuMemoryUtilization,
     maxModelLen,

@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { virtualRun, type VirtualRequest } from '../../reference-stack/worker-sim/virtual-run.ts';
+import { resolveConfig, SimConfigError } from '../../reference-stack/worker-sim/sim-engine.ts';
 import { openLoopArrivals } from '../../harness/engine/arrival-schedule.ts';
 import { Rng } from '../../harness/workload/rng.ts';
 import type { Stage } from '../../harness/scenario/scenario-types.ts';
@@ -68,4 +69,13 @@ test('the run is deterministic: same inputs, same figures', () => {
   const b = virtualRun(H100_8B, reqs);
   assert.deepEqual(a.requests.map((q) => q.ttftMs), b.requests.map((q) => q.ttftMs));
   assert.equal(a.steps, b.steps);
+});
+
+test('without chunked prefill the step budget must hold max_model_len: raised by default, refused when set below', () => {
+  const base = { gpu: 'h100-sxm', model: 'llama-3.1-8b', maxModelLen: 16384, enableChunkedPrefill: false } as const;
+  assert.equal(resolveConfig(base).maxNumBatchedTokens, 16384);
+  assert.equal(resolveConfig({ ...base, maxNumBatchedTokens: 20000 }).maxNumBatchedTokens, 20000);
+  assert.throws(() => resolveConfig({ ...base, maxNumBatchedTokens: 2048 }), (e: unknown) => e instanceof SimConfigError && /max_num_batched_tokens \(2048\) is below max_model_len \(16384\)/.test(e.message));
+  // With chunked prefill the budget is a step's, whatever the context.
+  assert.equal(resolveConfig({ ...base, enableChunkedPrefill: true, maxNumBatchedTokens: 2048 }).maxNumBatchedTokens, 2048);
 });

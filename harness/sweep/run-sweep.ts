@@ -128,6 +128,9 @@ export async function runSweep(spec: SweepSpec, o: RunSweepOptions = {}): Promis
   const dir = o.resumeDir ?? o.outDir ?? path.join(o.reportsDir ?? 'reports', `${spec.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   const file = path.join(dir, 'sweep.json');
   let previous: SweepResult | undefined;
+  if (o.resumeDir === undefined && fs.existsSync(file)) {
+    throw new ConfigError([{ code: 'FG_SWEEP_OUT_EXISTS', file, line: 0, col: 0, path: '', message: `${dir} already holds a sweep: resume it with --resume ${dir}, or give another folder` }]);
+  }
   if (o.resumeDir !== undefined) {
     try {
       previous = JSON.parse(fs.readFileSync(file, 'utf8')) as SweepResult;

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseSweep } from '../../harness/sweep/sweep-file.ts';
+import { ConfigError } from '../../harness/errors.ts';
 import { runSweep, type SweepResult } from '../../harness/sweep/run-sweep.ts';
 import { startStack, type RunningStack, type StartStackOptions } from '../../reference-stack/stack/start-stack.ts';
 import type { StackConfig } from '../../reference-stack/stack/stack-types.ts';
@@ -101,6 +102,12 @@ test('a 2x2 sweep: fresh stack per measurement, sweep.json and sweep.md, resume 
   const large = at(1, 20);
   assert.ok((large.output_tokens_per_s ?? 0) >= (small.output_tokens_per_s ?? 0) * 0.98, `seqs 64: ${large.output_tokens_per_s} tok/s < seqs 4: ${small.output_tokens_per_s}`);
   assert.ok((large.goodput_fraction ?? 0) >= (small.goodput_fraction ?? 0));
+  // Isolation, seen in the figures: the measurement right after the overloaded one (seqs 4 at 20
+  // req/s, most requests past the SLO) starts on an idle stack: every request meets the SLO.
+  assert.ok((small.goodput_fraction ?? 1) < 0.5, `seqs 4 at 20 req/s: goodput ${small.goodput_fraction}`);
+  const next = at(1, 1);
+  assert.equal(next.goodput_fraction, 1);
+  assert.ok((next.ttft_p95_ms ?? Infinity) < 2000, `ttft p95 ${next.ttft_p95_ms}`);
   assert.ok(saved.cells[1]!.cost_per_1m_output_tokens !== null && saved.cells[1]!.cost_per_1m_output_tokens > 0);
   assert.deepEqual(result.cells.map((c) => c.id), saved.cells.map((c) => c.id));
   const md = fs.readFileSync(path.join(out, 'sweep.md'), 'utf8');
@@ -122,4 +129,6 @@ test('a 2x2 sweep: fresh stack per measurement, sweep.json and sweep.md, resume 
   assert.equal(resumed.result.complete, true);
   const after = saved.cells.flatMap((c) => c.measurements).map((m) => fs.statSync(path.join(out, m.run_dir, 'summary.json')).mtimeMs);
   assert.deepEqual(after, keptMtimes);
+  // Not resuming: a folder that holds a sweep is never overwritten.
+  await assert.rejects(runSweep(spec, { outDir: out }), (e: unknown) => e instanceof ConfigError && e.issues[0]!.code === 'FG_SWEEP_OUT_EXISTS');
 });

@@ -4,7 +4,7 @@
  * types of k6/x/sse (k6-sse.d.ts) are written beside it. Exit 0; 2 for a bad scenario or one
  * that cannot be exported (FG_EXPORT_UNSUPPORTED); 3 when FILE cannot be written (FG_EXPORT_WRITE).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -29,6 +29,7 @@ export function exportK6Command(file: string, o: { out?: string; target?: string
     const { script, unsupported } = exportK6(scenario);
     if (o.out) {
       try {
+        mkdirSync(dirname(o.out), { recursive: true });
         writeFileSync(o.out, script);
         writeFileSync(join(dirname(o.out), 'k6-sse.d.ts'), readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../export/k6-sse.d.ts'), 'utf8'));
       } catch (e) {

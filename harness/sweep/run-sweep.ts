@@ -181,7 +181,12 @@ export async function runSweep(spec: SweepSpec, o: RunSweepOptions = {}): Promis
     const res = result.cells[i]!;
     const cellDir = path.join(dir, 'cells', cell.id);
     fs.mkdirSync(cellDir, { recursive: true });
-    fs.writeFileSync(path.join(cellDir, 'stack.yaml'), cell.stackText);
+    const header = [
+      `# Cell ${cell.id} of sweep "${spec.name}" (${path.basename(spec.file)}): ${spec.stackFile} with`,
+      ...Object.entries(cell.values).map(([k, v]) => `#   ${k} = ${JSON.stringify(v)}`),
+      '# Written by harness sweep; deploy it with `harness stack render THIS_FILE --format compose|k8s --out DIR`.',
+    ];
+    fs.writeFileSync(path.join(cellDir, 'stack.yaml'), `${header.join('\n')}\n${cell.stackText}`);
     const measure = async (rate: number): Promise<SweepMeasurement> => {
       const hit = cached.get(`${cell.id} ${rateKey(rate)}`);
       if (hit) {

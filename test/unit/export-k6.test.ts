@@ -245,11 +245,11 @@ test('harness export k6: stdout, --out with k6-sse.d.ts, exit 2 with a coded err
     assert.equal(r1.status, 0, r1.stderr);
     assert.ok(optionsOf(r1.stdout).scenarios.spike);
     assert.match(r1.stderr, /load\.arrival: poisson/);
-    const out = join(dir, 'spike.js');
+    const out = join(dir, 'k6', 'spike.js'); // a folder that does not exist yet
     const r2 = cli(['export', 'k6', 'scenarios/spike.yaml', '--out', out]);
     assert.equal(r2.status, 0, r2.stderr);
     assert.equal(readFileSync(out, 'utf8'), r1.stdout);
-    assert.ok(existsSync(join(dir, 'k6-sse.d.ts')));
+    assert.ok(existsSync(join(dir, 'k6', 'k6-sse.d.ts')));
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'name: bad\ntarget: {model: m}\nworkload: {prompt_tokens: 10, output_tokens: 10}\nload: {stages: [{duration: 10s, rat: 1}]}\n');
     const r3 = cli(['export', 'k6', bad]);

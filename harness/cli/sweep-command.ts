@@ -32,7 +32,7 @@ export async function sweepCommand(file: string, o: { resume?: string; out?: str
       onMeasurement: (cell, m) => {
         if (o.quiet) return;
         const f = (v: number | null, d: number): string => (v === null ? '-' : v.toFixed(d));
-        process.stderr.write(`    goodput ${f(m.goodput_fraction, 3)}, ${f(m.output_tokens_per_s, 0)} output tok/s, TTFT p95 ${f(m.ttft_p95_ms, 0)} ms, ITL p95 ${f(m.itl_p95_ms, 1)} ms${m.saturated ? ' (client saturated)' : ''}\n`);
+        process.stderr.write(`    goodput ${f(m.goodput_fraction, 3)}, ${f(m.output_tokens_per_s, 0)} output tok/s, TTFT p95 ${f(m.ttft_p95_ms, 0)} ms, ITL p95 ${f(m.itl_p95_ms, 1)} ms${m.server?.kv_cache_usage_max != null ? `, KV cache up to ${(m.server.kv_cache_usage_max * 100).toFixed(0)}%` : ''}${m.saturated ? ' (client saturated)' : ''}\n`);
         void cell;
       },
     });

@@ -36,6 +36,12 @@ export interface SweepMeasurement {
   requests: number;
   /** Where the measurement was sent: its own simulated stack's gateway, or the deployment's target. */
   stack_url: string;
+  /**
+   * The server's side, sampled from the stack's /metrics during the measurement (absent when the
+   * target serves none): the highest KV-cache usage of any worker (0..1), the most requests
+   * running and waiting (summed over the workers, as sampled), and preemptions per real second.
+   */
+  server?: { kv_cache_usage_max: number | null; running_max: number | null; queue_depth_max: number | null; preemptions_per_s: number | null };
   /** True when the client could not keep to the schedule (summary.client.saturated): the figures may understate the stack. */
   saturated?: boolean;
   run_dir: string;
@@ -264,7 +270,7 @@ async function measureOnce(spec: SweepSpec, cell: SweepCell, rate: number, dir: 
   });
   const runDir = path.join(dir, 'cells', cell.id, `rate-${+rate.toFixed(4)}`);
   fs.rmSync(runDir, { recursive: true, force: true });
-  const { summary } = await runScenario(scenario, { outDir: runDir, allowSaturated: true, metricsListen: false, discoverMetrics: spec.deploy !== null, ...(signal ? { signal } : {}) });
+  const { summary } = await runScenario(scenario, { outDir: runDir, allowSaturated: true, metricsListen: false, discoverMetrics: true, ...(signal ? { signal } : {}) });
   if (summary.interrupted || signal?.aborted) {
     fs.rmSync(runDir, { recursive: true, force: true });
     throw new SweepInterrupted(dir);
@@ -283,8 +289,25 @@ async function measureOnce(spec: SweepSpec, cell: SweepCell, rate: number, dir: 
     requests: summary.requests.total,
     stack_url: target.url,
     ...(summary.client.saturated ? { saturated: true } : {}),
+    ...serverFigures(summary, k),
     run_dir: path.relative(dir, runDir),
     finished_at: new Date().toISOString(),
+  };
+}
+
+/** The measurement's server block (sampled figures; rates in real-GPU seconds). */
+function serverFigures(summary: Awaited<ReturnType<typeof runScenario>>['summary'], k: number): Pick<SweepMeasurement, 'server'> {
+  const s = summary.server;
+  if (!s || !(s.samples > 0)) return {};
+  const max = (b: { max: number | null } | null | undefined): number | null => b?.max ?? null;
+  const pre = s.preemptions_per_s?.mean ?? null;
+  return {
+    server: {
+      kv_cache_usage_max: max(s.kv_cache_usage_max) ?? max(s.kv_cache_usage),
+      running_max: max(s.running),
+      queue_depth_max: max(s.queue_depth),
+      preemptions_per_s: pre === null ? null : pre / k,
+    },
   };
 }
 
@@ -350,11 +373,11 @@ export function renderSweepMarkdown(r: SweepResult): string {
     const c = closestCell(r);
     lines.push(`**No configuration met the target goodput fraction.**` + (c ? ` Closest: \`${c.cell.id}\` at ${f(c.rate)} req/s (goodput ${f(c.fraction, 3)}).` : ''));
   }
-  lines.push('', '| cell | GPUs | rate (req/s) | goodput fraction | req/s | output tok/s | TTFT p95 (ms) | ITL p95 (ms) | errors | $/1M out |', '|---|---|---|---|---|---|---|---|---|---|');
+  lines.push('', '| cell | GPUs | rate (req/s) | goodput fraction | req/s | output tok/s | TTFT p95 (ms) | ITL p95 (ms) | errors | KV cache max | $/1M out |', '|---|---|---|---|---|---|---|---|---|---|---|');
   for (const c of r.cells) {
     for (const m of [...c.measurements].sort((a, b) => a.rate - b.rate)) {
       const mark = c.best_rate !== null && rateKey(m.rate) === rateKey(c.best_rate) ? ' **(best)**' : '';
-      lines.push(`| \`${c.id}\` | ${c.gpus} | ${f(m.rate)}${mark} | ${f(m.goodput_fraction, 3)} | ${f(m.throughput_rps)} | ${f(m.output_tokens_per_s, 0)} | ${f(m.ttft_p95_ms, 0)} | ${f(m.itl_p95_ms, 1)} | ${m.error_rate === null ? '–' : `${(m.error_rate * 100).toFixed(1)}%`} | ${f(costPerMillion(r.gpu_hour, c.gpus, m.output_tokens_per_s), 3)} |`);
+      lines.push(`| \`${c.id}\` | ${c.gpus} | ${f(m.rate)}${mark} | ${f(m.goodput_fraction, 3)} | ${f(m.throughput_rps)} | ${f(m.output_tokens_per_s, 0)} | ${f(m.ttft_p95_ms, 0)} | ${f(m.itl_p95_ms, 1)} | ${m.error_rate === null ? '–' : `${(m.error_rate * 100).toFixed(1)}%`} | ${m.server?.kv_cache_usage_max == null ? '–' : `${(m.server.kv_cache_usage_max * 100).toFixed(0)}%`} | ${f(costPerMillion(r.gpu_hour, c.gpus, m.output_tokens_per_s), 3)} |`);
     }
   }
   lines.push('');

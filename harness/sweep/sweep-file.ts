@@ -522,6 +522,8 @@ export function scenarioOverrides(o: { url: string; apiKey: string; rate: number
     'load.warmup': '0',
     'load.cooldown': '0',
     'load.drain': ms(Math.max(o.durationMs, 10_000)),
+    // About 20 server samples per measurement (50 ms to 1 s apart in wall time).
+    'observe.interval': `${Math.round(Math.min(1000, Math.max(50, o.durationMs / k / 20)))}ms`,
     thresholds: [],
   };
   if (o.slo) {

@@ -587,7 +587,7 @@ function tableSection(r: SweepResult, charts: readonly ChartPoints[]): string {
   const onFront = new Map<SweepMeasurement, string[]>();
   for (const cp of charts) for (const p of cp.front) onFront.set(p.m, [...(onFront.get(p.m) ?? []), cp.def.id]);
   const frontName: Record<string, string> = { 'goodput-ttft': 'TTFT', 'tokens-itl': 'ITL' };
-  const head = ['cell', ...paths, 'GPUs', 'rate (req/s)', 'goodput fraction', 'goodput (req/s)', 'throughput (req/s)', 'output tok/s', 'TTFT p95', 'ITL p95', 'errors', '$/1M out tok', 'Pareto', 'best', 'run'];
+  const head = ['cell', ...paths, 'GPUs', 'rate (req/s)', 'goodput fraction', 'goodput (req/s)', 'throughput (req/s)', 'output tok/s', 'TTFT p95', 'ITL p95', 'errors', 'KV cache max', '$/1M out tok', 'Pareto', 'best', 'run'];
   const rows: string[] = [];
   r.cells.forEach((c, i) => {
     // The cell's own columns, once per cell (spanning its rows).
@@ -618,6 +618,7 @@ function tableSection(r: SweepResult, charts: readonly ChartPoints[]): string {
           `<td>${h(latencyText(m.ttft_p95_ms))}</td>` +
           `<td>${h(latencyText(m.itl_p95_ms))}</td>` +
           `<td>${h(pctText(m.error_rate))}</td>` +
+          `<td title="${m.server ? h(`server: most requests running ${numText(m.server.running_max, 0)}, waiting ${numText(m.server.queue_depth_max, 0)}, preemptions/s ${numText(m.server.preemptions_per_s, 2)}`) : 'the server was not sampled'}">${h(pctText(m.server?.kv_cache_usage_max ?? null))}</td>` +
           `<td>${h(costText(costPerMillion(r.gpu_hour, c.gpus, fin(m.output_tokens_per_s) ? m.output_tokens_per_s : null)))}</td>` +
           `<td class="marks">${fronts.map((f) => `<span class="tag">◆ ${h(frontName[f] ?? f)}</span>`).join(' ')}</td>` +
           `<td>${best ? '<span class="badge pass">★ best</span>' : cellBest ? '<span class="muted" title="the rate this cell is ranked by">cell best</span>' : ''}</td>` +

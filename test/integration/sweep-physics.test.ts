@@ -78,6 +78,16 @@ cell: {duration: 30s, time_scale: 10}
   const tput = (s: number): number => r.cells.find((c) => c.values['workers[0].sim.max_num_seqs'] === s)!.measurements.find((m) => m.rate === 4)!.output_tokens_per_s!;
   assert.ok(tput(256) <= tput(64) * 1.1, `256 seqs: ${tput(256)} tok/s, 64 seqs: ${tput(64)}`);
   assert.ok(tput(64) > tput(8) * 1.2, `64 seqs: ${tput(64)} tok/s, 8 seqs: ${tput(8)}`);
+  // The server's side says why: with 8 sequences the engine is full of sequences (8 running,
+  // requests waiting) while the KV cache has room; with 64 or 256 allowed, the KV cache fills and
+  // holds the running batch near 20, far below the limit.
+  const server = (seqs: number) => r.cells.find((c) => c.values['workers[0].sim.max_num_seqs'] === seqs)!.measurements.find((m) => m.rate === 4)!.server!;
+  assert.equal(server(8).running_max, 8);
+  assert.ok((server(8).queue_depth_max ?? 0) > 0 && (server(8).kv_cache_usage_max ?? 1) < 0.6, JSON.stringify(server(8)));
+  for (const seqs of [64, 256]) {
+    const sv = server(seqs);
+    assert.ok((sv.kv_cache_usage_max ?? 0) > 0.7 && (sv.running_max ?? Infinity) <= 32, `${seqs} seqs: ${JSON.stringify(sv)}`);
+  }
 });
 
 test('FP8 weights beat BF16 on an H100 in sustained rate and throughput', { timeout: 120_000 }, async () => {

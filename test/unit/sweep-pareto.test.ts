@@ -243,7 +243,7 @@ describe('renderSweepHtml', () => {
     const text = textOf(html);
     assert.doesNotMatch(text, /\bNaN\b|\bnull\b|\bundefined\b|Infinity/);
     const row = /<tr data-cell="n-5555" data-rate="8"[\s\S]*?<\/tr>/.exec(html)![0];
-    assert.equal((textOf(row).match(/–/g) ?? []).length, 8, 'fraction, goodput, throughput, tok/s, TTFT, ITL, errors and cost are dashes');
+    assert.equal((textOf(row).match(/–/g) ?? []).length, 9, 'fraction, goodput, throughput, tok/s, TTFT, ITL, errors, KV cache (not sampled) and cost are dashes');
     assert.match(html, /data-chart="goodput-ttft" data-points="2"/);
     assert.match(html, /data-chart="tokens-itl" data-points="1"/);
     assert.match(text, /2 measurements with no value to plot/);

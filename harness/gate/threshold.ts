@@ -15,7 +15,10 @@
  *           stages also: start_s, duration_s, target_rate_rps, users; the whole run also:
  *           duration_s, measurement.excluded.*, client.{event_loop_utilization, cpu_percent,
  *           threads, aborted_at_end}, server.<value>.{mean,p95,max}, server.samples,
- *           server.totals.*, server.by_worker.<name>.<value>.<stat>, server.extra.<query>.<stat>
+ *           server.totals.*, server.by_worker.<name>.<value>.<stat>, server.extra.<query>.<stat>,
+ *           and with workload.conversation: conversations.{started, completed, failed, cut,
+ *           completed_fraction, turns.*, duration_s.*, last_prompt_tokens.*},
+ *           conversations.ttft_ms_by_turn.<turn>.{count,p50,p95} (turn 1 .. 9, or 10+)
  *   op      < <= > >= == !=
  *   unit    latencies (ms): us ms s m, none = ms; seconds (s): us ms s m, none = s;
  *           ratios (0..1): %, none = a fraction; percent (cpu_percent): %, none; counts and
@@ -28,6 +31,7 @@
 
 import { nearest } from '../util/did-you-mean.ts';
 import { isRequestErrorCode } from '../client/request-error-codes.ts';
+import { TURN_BUCKETS } from '../metrics/conversation-stats.ts';
 
 export type ThresholdOp = '<' | '<=' | '>' | '>=' | '==' | '!=';
 
@@ -118,6 +122,13 @@ const SERVER_VALUES: Record<string, MetricUnit> = {
   prefix_cache_hit_rate: 'ratio',
 };
 
+/** A key of conversations.ttft_ms_by_turn: "1" .. "9", then "10+" (conversation-stats.ts). */
+function checkTurn(k: string): string | undefined {
+  const last = `${TURN_BUCKETS}+`;
+  if (k === last || (/^[1-9]\d*$/.test(k) && Number(k) < TURN_BUCKETS)) return undefined;
+  return `"${k}" is not a turn of ttft_ms_by_turn (1 to ${TURN_BUCKETS - 1}, then ${last} for turns ${TURN_BUCKETS} and later)`;
+}
+
 const L = (leaf: MetricUnit, o: Omit<Leaf, 'leaf'> = {}): Leaf => ({ leaf, live: true, ...o });
 const after = (leaf: MetricUnit): Leaf => ({ leaf, live: false });
 const latencyStats = (): Shape => ({ ...Object.fromEntries(STAT_KEYS.map((s) => [s, L('ms')])), count: L('count') });
@@ -172,6 +183,19 @@ const RUN: Record<string, Shape> = {
     totals: { preemptions: after('count'), prefix_cache_queries: after('count'), prefix_cache_hits: after('count'), prefix_cache_hit_rate: after('ratio') },
     by_worker: { dyn: { what: '<worker>', child: serverValues() } },
     extra: { dyn: { what: '<query>', child: serverStats('number') } },
+  },
+  // Scenarios with workload.conversation only (checked at scenario load); live: the aggregate
+  // holds them during the run (open conversations count as cut, as when sending stops).
+  conversations: {
+    started: L('count'),
+    completed: L('count'),
+    failed: L('count'),
+    cut: L('count'),
+    completed_fraction: L('ratio'),
+    turns: { mean: L('number'), max: L('count') },
+    duration_s: { mean: L('s'), p95: L('s') },
+    last_prompt_tokens: { mean: L('number'), max: L('count') },
+    ttft_ms_by_turn: { dyn: { what: '<turn>', check: checkTurn, child: { count: L('count'), p50: L('ms'), p95: L('ms') } } },
   },
 };
 
@@ -428,6 +452,11 @@ function failWhy(t: Threshold, v: number, margin: number, pct: number | null): s
 
 function noValueWhy(t: Threshold, block: unknown, raw: unknown): string {
   const p = t.path.join('.');
+  if (raw === undefined && t.path[0] === 'conversations') {
+    const conv = (block as { conversations?: unknown } | null)?.conversations;
+    if (conv === undefined) return 'the summary has no conversations (the scenario has no workload.conversation)';
+    if (t.path[1] === 'ttft_ms_by_turn') return `no measured turn ${t.path[2]} succeeded`;
+  }
   if (raw === undefined) return `${p} is not in the summary`;
   if (raw === null) {
     const req = (block as { requests?: { ok?: number; failed?: number } }).requests;
@@ -436,6 +465,7 @@ function noValueWhy(t: Threshold, block: unknown, raw: unknown): string {
     }
     if (t.path[0] === 'error_rate') return 'no request was sent';
     if (t.path[0] === 'server') return `${p} was not sampled (see summary.server.note)`;
+    if (t.path[0] === 'conversations') return `${p} has no value (no conversation ${t.path[1] === 'completed_fraction' ? 'ended' : 'completed'})`;
     return `${p} is null (nothing to compute it from)`;
   }
   return `${p} is not a finite number (${JSON.stringify(raw)})`;

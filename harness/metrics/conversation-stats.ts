@@ -21,6 +21,8 @@ export interface ConversationSummary {
   failed: number;
   /** ... still going when sending stopped (stage end, Ctrl-C). */
   cut: number;
+  /** completed / (completed + failed): the share of the ended conversations that completed (cut ones left out); null when none ended. */
+  completed_fraction: number | null;
   /** Turns of the completed conversations. */
   turns: { mean: number | null; max: number | null };
   /** Completed conversations: first turn sent -> last turn's end, seconds. */
@@ -95,6 +97,7 @@ export class ConversationStats {
       completed: n,
       failed: this.failed,
       cut,
+      completed_fraction: n + this.failed ? n / (n + this.failed) : null,
       turns: { mean: n ? this.turnsSum / n : null, max: n ? this.turnsMax : null },
       duration_s: { mean: n ? this.durationSumMs / n / 1000 : null, p95: p95 === null ? null : p95 / 1000 },
       last_prompt_tokens: { mean: n ? this.lastPromptSum / n : null, max: n ? this.lastPromptMax : null },

@@ -3,6 +3,7 @@
  * `schema_version`). Built from the engine's Aggregator; a pure function of its inputs, so it
  * can be rebuilt and tested without running anything. Field meanings: docs/metrics.md.
  */
+import { basename } from 'node:path';
 import type { Aggregator } from './aggregator.ts';
 import type { BlockSummary, EncodedBlock, StatsBlock } from './stats-block.ts';
 import type { LatencyStats } from './latency-histogram.ts';
@@ -60,6 +61,12 @@ export interface Summary extends BlockSummary {
   aborted?: SummaryAborted | null;
   measurement: { warmup_s: number; cooldown_s: number; excluded: { warmup: number; cooldown: number } };
   prompts: { tokenizer: string; source: 'server' | 'builtin'; exact: boolean; overhead_tokens: number; tokens_per_word: number; max_model_len: number | null };
+  /**
+   * Scenarios with `workload.dataset` only (docs/metrics.md, "Prompt datasets"): the file's name
+   * (no folder), its format and order, the usable entries requests were drawn from, and the
+   * entries skipped as unusable. Counts only, never text.
+   */
+  dataset?: SummaryDataset;
   client: BlockSummary['client'] & {
     saturated: boolean;
     /** A run is saturated when the send lag p99 is above this bound (ms). */
@@ -95,6 +102,14 @@ export interface Summary extends BlockSummary {
    * Absent for an ordinary run.
    */
   shard?: SummaryShard;
+}
+
+export interface SummaryDataset {
+  file: string;
+  format: 'sharegpt' | 'jsonl';
+  order: 'sequential' | 'random';
+  entries_used: number;
+  skipped: number;
 }
 
 export type SummaryAborted = { by: 'signal'; at_s: number } | { by: 'threshold'; threshold: string; at_s: number };
@@ -141,13 +156,28 @@ export function summarizeBlocks(scenario: Scenario, plan: Plan, agg: Aggregator,
 }
 
 /**
+ * The `conversations` block of a `workload.conversation` scenario (undefined otherwise), as it
+ * stands: conversations still open count as cut. The final summary and the live one both take it.
+ */
+function conversationsOf(scenario: Scenario, agg: Aggregator): { conversations?: ConversationSummary } {
+  return scenario.workload.conversation ? { conversations: (agg.conversations ?? new ConversationStats()).summarize() } : {};
+}
+
+/**
  * What a threshold sees during the run at run-clock time `nowMs`: the summary's request blocks
- * as they would be if sending stopped now (summary.json's shape, without what is only known
- * after the run: server samples, client CPU, duration).
+ * and conversations as they would be if sending stopped now (summary.json's shape, without what
+ * is only known after the run: server samples, client CPU, duration).
  */
 export function liveSummary(scenario: Scenario, plan: Plan, agg: Aggregator, nowMs: number): Record<string, unknown> {
   const b = summarizeBlocks(scenario, plan, agg, nowMs);
-  return { ...b.run, measurement: { excluded: { ...agg.excluded } }, stages: b.stages, by_tenant: b.by_tenant, by_model: b.by_model };
+  return { ...b.run, measurement: { excluded: { ...agg.excluded } }, stages: b.stages, by_tenant: b.by_tenant, by_model: b.by_model, ...conversationsOf(scenario, agg) };
+}
+
+/** summary.json's `dataset`: the file's base name and counts, never its folder or text. */
+function datasetOf(scenario: Scenario): { dataset?: SummaryDataset } {
+  const d = scenario.workload.dataset;
+  if (!d) return {};
+  return { dataset: { file: basename(d.file), format: d.format, order: d.order, entries_used: d.loaded.count, skipped: d.loaded.skipped } };
 }
 
 export interface SummaryInput {
@@ -197,6 +227,7 @@ export function buildSummary(i: SummaryInput): Summary {
       tokens_per_word: i.calibration.tokensPerWord,
       max_model_len: i.calibration.maxModelLen ?? null,
     },
+    ...datasetOf(scenario),
     ...run,
     client: {
       ...run.client,
@@ -219,7 +250,7 @@ export function buildSummary(i: SummaryInput): Summary {
     stages,
     by_tenant,
     by_model,
-    ...(scenario.workload.conversation ? { conversations: (agg.conversations ?? new ConversationStats()).summarize() } : {}),
+    ...conversationsOf(scenario, agg),
     thresholds: [],
     histograms: agg.run.encode(),
   };

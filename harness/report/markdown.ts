@@ -2,7 +2,8 @@
  * summary.md: a run as GitHub-flavoured Markdown, for CI step summaries ($GITHUB_STEP_SUMMARY)
  * and pull-request comments. A pure function of the saved run data. Compact by design (GitHub
  * caps a step summary at 1 MiB, and a comment at 65,536 characters): key numbers, thresholds with
- * how far off they are, stages, errors by code, the server's side, and what to distrust.
+ * how far off they are, stages, errors by code, conversations and the prompt dataset when the
+ * scenario has them, the server's side, and what to distrust.
  */
 import type { RunData } from './run-data.ts';
 import type { Summary } from '../metrics/summary.ts';
@@ -193,6 +194,11 @@ export function renderSummaryMarkdown(data: RunData): string {
     L.push('');
     const turns = Object.entries(c.ttft_ms_by_turn);
     if (turns.length > 0) L.push(...table(['turn', 'turns', 'TTFT p50 (ms)', 'TTFT p95 (ms)'], turns.map(([t, v]) => [t, fmtNum(v.count, 0), fmtMs(v.p50), fmtMs(v.p95)])), '');
+  }
+  if (s.dataset) {
+    const d = s.dataset;
+    L.push(`**Dataset**: ${cell(code(d.file))} (${d.format}, ${d.order} order): ${fmtNum(d.entries_used, 0)} usable entries, ${fmtNum(d.skipped, 0)} skipped as unusable`);
+    L.push('');
   }
   L.push(...serverRows(s.server));
   L.push(`<sub>floodgate ${cell(s.tool?.version ?? '')}, scenario ${cell(s.scenario.file)}, seed ${s.scenario.seed}; run folder \`${cell(data.dir)}\`</sub>`);

@@ -136,7 +136,9 @@ export function readScenario(r: NodeReader, rootNode: unknown, ctx: SchemaContex
   const sloMap = m.map('slo');
   const slo = sloMap ? readSlo(sloMap) : {};
   const thresholdSeq = m.seq('thresholds');
-  const thresholdsRead = thresholdSeq ? readThresholds(r, thresholdSeq.items, 'thresholds', loadRead?.stageNames) : { exprs: [], abortOnFail: [] };
+  // Without a workload map its absence is reported already: conversations.* thresholds are not refused twice.
+  const conversations = workloadMap === undefined || workloadMap.has('conversation');
+  const thresholdsRead = thresholdSeq ? readThresholds(r, thresholdSeq.items, 'thresholds', loadRead?.stageNames, conversations) : { exprs: [], abortOnFail: [] };
   const clientMap = m.map('client');
   const client = clientMap ? readClient(clientMap) : { threads: 'auto' as const, saturationLagP99Ms: DEFAULTS.saturationLagP99Ms };
   const observe = readObserve(m);
@@ -529,7 +531,7 @@ interface ThresholdsRead {
  * `thresholds:` entries are expressions (`"ttft.p95 < 800ms"`) or maps
  * `{threshold: "...", abort_on_fail: true, delay_abort_eval: 10s}`.
  */
-function readThresholds(r: NodeReader, items: readonly unknown[], path: string, stageNames: readonly string[] | undefined): ThresholdsRead {
+function readThresholds(r: NodeReader, items: readonly unknown[], path: string, stageNames: readonly string[] | undefined, conversations: boolean): ThresholdsRead {
   const out: ThresholdsRead = { exprs: [], abortOnFail: [] };
   items.forEach((item, i) => {
     const p = childPath(path, i);
@@ -581,9 +583,16 @@ function readThresholds(r: NodeReader, items: readonly unknown[], path: string, 
         return;
       }
     }
+    if (!conversations && scope.kind === 'run' && parsed.threshold.path[0] === 'conversations') {
+      r.report('FG_SCENARIO_THRESHOLD_METRIC', r.deref(exprNode), exprPath, `threshold "${expr}": summary.json has conversations only for a scenario with workload.conversation, and this one has none`, {
+        value: expr,
+        allowed: 'conversations.* thresholds with workload.conversation (docs/scenarios.md, "Conversations"), or a metric of the requests',
+      });
+      return;
+    }
     if (abort && !parsed.threshold.live) {
       r.report('FG_SCENARIO_CONFLICT', abort.at, childPath(p, 'abort_on_fail'), `threshold "${expr}": ${parsed.threshold.path.join('.')} is only known after the run, so abort_on_fail cannot watch it`, {
-        allowed: 'abort_on_fail on a request metric (latencies, error_rate, errors, goodput, throughput, requests), or remove abort_on_fail',
+        allowed: 'abort_on_fail on a request metric (latencies, error_rate, errors, goodput, throughput, requests) or conversations.*, or remove abort_on_fail',
       });
       return;
     }

@@ -327,11 +327,13 @@ function mergeConversations(shards: readonly Shard[]): ConversationSummary | und
     const st = byTurn.get(key)!.stats();
     ttft_ms_by_turn[key] = { count: st.count, p50: st.p50, p95: st.p95 };
   }
+  const failed = sum((c) => c.failed);
   return {
     started: sum((c) => c.started),
     completed,
-    failed: sum((c) => c.failed),
+    failed,
     cut: sum((c) => c.cut),
+    completed_fraction: completed + failed ? completed / (completed + failed) : null,
     turns: { mean: wmean((c) => c.turns.mean), max: max((c) => c.turns.max) },
     duration_s: { mean: wmean((c) => c.duration_s.mean), p95: max((c) => c.duration_s.p95) },
     last_prompt_tokens: { mean: wmean((c) => c.last_prompt_tokens.mean), max: max((c) => c.last_prompt_tokens.max) },

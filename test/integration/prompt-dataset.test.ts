@@ -44,7 +44,8 @@ for (const [format, file, stage] of [
       path.join(dir, 'scenario.yaml'),
       { env: {} },
     );
-    const entries = readDataset(path.join(dir, file), { format, outputFromData: true }).entries;
+    const read = readDataset(path.join(dir, file), { format, outputFromData: true });
+    const entries = read.entries;
     const plan = buildPlan(sc);
     const records: RequestRecord[] = [];
     const outDir = path.join(tmp, `run-${format}`);
@@ -68,6 +69,15 @@ for (const [format, file, stage] of [
       seen.add(k);
     }
     assert.ok(seen.size >= 2, 'several entries were sent');
+    // summary.json's dataset block: the file's name and the reader's counts (the fixtures hold unusable entries).
+    assert.ok(read.skipped > 0, 'the fixture has unusable entries');
+    assert.deepEqual(out.summary.dataset, { file, format, order: 'random', entries_used: entries.length, skipped: read.skipped });
+    const onDisk = JSON.parse(fs.readFileSync(path.join(outDir, 'summary.json'), 'utf8')) as { dataset?: unknown };
+    assert.deepEqual(onDisk.dataset, out.summary.dataset);
+    const md = fs.readFileSync(path.join(outDir, 'summary.md'), 'utf8');
+    assert.ok(md.includes(`**Dataset**: \`${file}\` (${format}, random order): ${entries.length} usable entries, ${read.skipped} skipped as unusable`), md);
+    const html = fs.readFileSync(path.join(outDir, 'report.html'), 'utf8');
+    assert.match(html, new RegExp(`<span data-metric="dataset.entries_used">${entries.length}</span> usable entries, <span data-metric="dataset.skipped">${read.skipped}</span> skipped`));
     assert.ok(!JSON.stringify(records).includes(CANARY), 'no dataset text in the records');
     const files = filesUnder(outDir);
     assert.ok(files.some((f) => f.endsWith('summary.json')));

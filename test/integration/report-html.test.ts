@@ -226,6 +226,9 @@ describe('report.html', () => {
       // Server section from summary.server; stages table.
       assert.match(await text(page, '#server'), /KV-cache usage/);
       assert.match(await text(page, '#breakdown'), /burst/);
+      // No workload.conversation: no conversations section (conversation-report.test.ts has one).
+      assert.equal(s.conversations, undefined);
+      assert.equal(await page.locator('#conversations').count(), 0);
 
       await page.screenshot({ path: path.join(ARTIFACTS, 'report-html.png'), fullPage: true });
       assert.deepEqual(errors, []);

@@ -2,7 +2,8 @@
  * summary.md (harness/report/markdown.ts) and junit.xml (harness/report/junit.ts), rendered from
  * run data built by the real summary builder (test/fixtures/run-data.ts): what each says, that
  * junit.xml is well-formed XML with the JUnit essentials (test/fixtures/xml-check.ts), escaping,
- * and size; and the terminal's thresholds table.
+ * and size; the terminal's thresholds table; report.html's conversations section and dataset line
+ * (the browser checks are test/integration/report-html.test.ts and conversation-report.test.ts).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +13,7 @@ import { renderSummary } from '../../harness/report/console-summary.ts';
 import { fixtureRunData } from '../fixtures/run-data.ts';
 import { findAll, parseXml, type XmlElement } from '../fixtures/xml-check.ts';
 import { record } from '../fixtures/records.ts';
+import { conversationsSection, scenarioSection } from '../../harness/report/html/report-sections.ts';
 
 const THRESHOLDS = ['ttft.p95 < 120ms', 'error_rate < 1%', 'server.kv_cache_usage.max < 95%', 'by_tenant.gold.ttft.p95 < 1s'];
 
@@ -221,5 +223,40 @@ describe('the terminal summary: thresholds as a table of what failed and by how 
     assert.match(text, /thresholds: all 1 passed/);
     assert.match(text, /\[INCOMPLETE: aborted by a threshold\]/);
     assert.match(text, /ABORTED at 3s: the abort_on_fail threshold "error_rate < 1%" failed/);
+  });
+});
+
+describe('report.html: conversations and dataset', () => {
+  test('no conversations block: no section; a block with nulls and no turn: dashes, escaped', () => {
+    const data = fixtureRunData();
+    assert.equal(conversationsSection(data.summary), '');
+    const html = conversationsSection({
+      ...data.summary,
+      conversations: {
+        started: 2, completed: 0, failed: 0, cut: 2, completed_fraction: null,
+        turns: { mean: null, max: null }, duration_s: { mean: null, p95: null }, last_prompt_tokens: { mean: null, max: null }, ttft_ms_by_turn: {},
+      },
+    });
+    assert.match(html, /<section id="conversations"/);
+    assert.match(html, /<span data-metric="conversations\.cut">2<\/span>/);
+    for (const k of ['completed_fraction', 'turns.mean', 'turns.max', 'duration_s.mean', 'duration_s.p95', 'last_prompt_tokens.mean', 'last_prompt_tokens.max']) {
+      assert.ok(html.includes(`<span data-metric="conversations.${k}">–</span>`), k);
+    }
+    assert.match(html, /No measured turn succeeded/);
+  });
+
+  test('turn keys are escaped; the dataset line shows name and counts, escaped', () => {
+    const data = fixtureRunData();
+    const conv = conversationsSection({
+      ...data.summary,
+      conversations: {
+        started: 1, completed: 1, failed: 0, cut: 0, completed_fraction: 1,
+        turns: { mean: 1, max: 1 }, duration_s: { mean: 0.5, p95: 0.5 }, last_prompt_tokens: { mean: 20, max: 20 }, ttft_ms_by_turn: { '<b>1</b>': { count: 1, p50: 80, p95: 80 } },
+      },
+    });
+    assert.ok(!conv.includes('<b>1</b>') && conv.includes('&lt;b&gt;1&lt;/b&gt;'));
+    const html = scenarioSection({ ...data.summary, dataset: { file: 'a<b>.json', format: 'sharegpt', order: 'sequential', entries_used: 1234, skipped: 3 } });
+    assert.ok(html.includes('<code>a&lt;b&gt;.json</code> (sharegpt, sequential order): <span data-metric="dataset.entries_used">1,234</span> usable entries, <span data-metric="dataset.skipped">3</span> skipped'), html);
+    assert.doesNotMatch(html, /<dt>dataset<\/dt><dd><pre>/, 'not repeated as raw JSON under "Also recorded"');
   });
 });

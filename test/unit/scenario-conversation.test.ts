@@ -121,6 +121,7 @@ test('conversation figures: completed, failed, cut; turns, durations, last promp
   assert.equal(c.completed, 3);
   assert.equal(c.failed, 1);
   assert.equal(c.cut, 1);
+  assert.equal(c.completed_fraction, 3 / 4, 'completed of the ended ones (the cut one left out)');
   assert.deepEqual(c.turns, { mean: (3 + 2 + 12) / 3, max: 12 });
   assert.deepEqual(c.last_prompt_tokens, { mean: (60 + 40 + 240) / 3, max: 240 });
   assert.ok(Math.abs(c.duration_s.mean! - (250 + 150 + 1150) / 3 / 1000) < 1e-9);

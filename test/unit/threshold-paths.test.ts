@@ -308,3 +308,69 @@ load: {stages: [{name: spike, duration: 10s, rate: 1}]}
     assert.match(issues.find((i) => i.code === 'FG_SCENARIO_UNKNOWN_KEY')!.message, /did you mean "abort_on_fail"/);
   });
 });
+
+describe('conversations.*: the conversations block of workload.conversation scenarios', () => {
+  test('paths, units and limits: counts, fractions, seconds, TTFT by turn in ms; all live', () => {
+    const cases: Array<[string, string[], number, string]> = [
+      ['conversations.completed_fraction > 0.8', ['conversations', 'completed_fraction'], 0.8, 'ratio'],
+      ['conversations.completed_fraction >= 95%', ['conversations', 'completed_fraction'], 0.95, 'ratio'],
+      ['conversations.failed == 0', ['conversations', 'failed'], 0, 'count'],
+      ['conversations.cut < 10', ['conversations', 'cut'], 10, 'count'],
+      ['conversations.turns.mean > 2.5', ['conversations', 'turns', 'mean'], 2.5, 'number'],
+      ['conversations.duration_s.p95 < 2m', ['conversations', 'duration_s', 'p95'], 120, 's'],
+      ['conversations.last_prompt_tokens.max < 8000', ['conversations', 'last_prompt_tokens', 'max'], 8000, 'count'],
+      ['conversations.ttft_ms_by_turn.1.p95 < 1s', ['conversations', 'ttft_ms_by_turn', '1', 'p95'], 1000, 'ms'],
+      ['conversations.ttft_ms_by_turn.9.p50 < 300', ['conversations', 'ttft_ms_by_turn', '9', 'p50'], 300, 'ms'],
+      ['conversations.ttft_ms_by_turn.10+.p95 < 2s', ['conversations', 'ttft_ms_by_turn', '10+', 'p95'], 2000, 'ms'],
+      ['conversations.ttft_ms_by_turn.3.count >= 5', ['conversations', 'ttft_ms_by_turn', '3', 'count'], 5, 'count'],
+    ];
+    for (const [expr, p, limit, unit] of cases) {
+      const t = ok(expr);
+      assert.deepEqual([t.scope, t.path, t.limit, t.unit, t.live], [{ kind: 'run' }, p, limit, unit, true], expr);
+    }
+  });
+
+  test('turns that ttft_ms_by_turn cannot have, unknown fields, units that do not fit', () => {
+    for (const turn of ['0', '10', '11', '01', 'x', '9+']) {
+      assert.match(refused(`conversations.ttft_ms_by_turn.${turn}.p95 < 1s`, 'FG_SCENARIO_THRESHOLD_METRIC').message, /is not a turn of ttft_ms_by_turn \(1 to 9, then 10\+/, turn);
+    }
+    refused('conversations.ttft_ms_by_turn.2.p99 < 1s', 'FG_SCENARIO_THRESHOLD_METRIC');
+    assert.match(refused('conversations.completd > 1', 'FG_SCENARIO_THRESHOLD_METRIC').message, /did you mean "conversations\.completed"\?/);
+    assert.match(refused('by_tenant.free.conversations.failed == 0', 'FG_SCENARIO_THRESHOLD_METRIC').message, /for the whole run only/);
+    assert.match(refused('conversations.completed_fraction > 5ms', 'FG_SCENARIO_THRESHOLD_UNIT').message, /a fraction/);
+    assert.match(refused('conversations.ttft_ms_by_turn.2.p95 < 50%', 'FG_SCENARIO_THRESHOLD_UNIT').message, /a latency in ms/);
+    assert.match(refused('conversations.failed < 1%', 'FG_SCENARIO_THRESHOLD_UNIT').message, /a count/);
+  });
+
+  const chat = `name: t
+target: {model: m}
+workload: {prompt_tokens: 10, output_tokens: 4, conversation: {turns: 3}}
+load: {stages: [{name: chat, duration: 10s, users: 2}]}
+`;
+  test('a scenario with workload.conversation takes them, abort_on_fail included', () => {
+    const sc = parseScenario(`${chat}thresholds: ["conversations.completed_fraction > 0.8", {threshold: "conversations.ttft_ms_by_turn.2.p95 < 1s", abort_on_fail: true}]\n`, '/tmp/t.yaml');
+    assert.deepEqual(sc.thresholds, ['conversations.completed_fraction > 0.8', 'conversations.ttft_ms_by_turn.2.p95 < 1s']);
+    assert.deepEqual(sc.abortOnFail, [{ index: 1, expr: 'conversations.ttft_ms_by_turn.2.p95 < 1s', delayMs: 0 }]);
+  });
+
+  test('a scenario without workload.conversation refuses them at load, at the threshold', () => {
+    const base = chat.replace(', conversation: {turns: 3}', '');
+    const issues = issuesOf(() => parseScenario(`${base}thresholds: ["error_rate < 1%", {threshold: "conversations.failed == 0"}]\n`, '/tmp/t.yaml'));
+    assert.deepEqual(issues.map((i) => [i.code, i.path, i.line]), [['FG_SCENARIO_THRESHOLD_METRIC', 'thresholds[1].threshold', 5]]);
+    assert.match(issues[0]!.message, /conversations only for a scenario with workload\.conversation/);
+    assert.ok(issues[0]!.allowed);
+  });
+
+  test('no value says why: no conversations block, a turn never measured, nothing completed', () => {
+    const ts = ['conversations.failed == 0', 'conversations.ttft_ms_by_turn.4.p95 < 1s', 'conversations.turns.mean > 1', 'conversations.completed_fraction > 0.5'].map(ok);
+    const [a] = evaluateThresholds(ts.slice(0, 1), { requests: { ok: 1 } });
+    assert.equal(a!.pass, false);
+    assert.match(a!.reason!, /no value: the summary has no conversations \(the scenario has no workload\.conversation\)/);
+    const conv = { started: 1, completed: 0, failed: 0, cut: 1, completed_fraction: null, turns: { mean: null, max: null }, duration_s: { mean: null, p95: null }, last_prompt_tokens: { mean: null, max: null }, ttft_ms_by_turn: { '1': { count: 1, p50: 80, p95: 80 } } };
+    const [f, b, c, d] = evaluateThresholds(ts, { conversations: conv });
+    assert.equal(f!.pass, true);
+    assert.match(b!.reason!, /^no value: no measured turn 4 succeeded$/);
+    assert.match(c!.reason!, /^no value: conversations\.turns\.mean has no value \(no conversation completed\)$/);
+    assert.match(d!.reason!, /^no value: conversations\.completed_fraction has no value \(no conversation ended\)$/);
+  });
+});

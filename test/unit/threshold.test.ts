@@ -106,7 +106,7 @@ describe('parseThreshold: metric families', () => {
 
   test('every name in THRESHOLD_METRICS parses (placeholders filled in)', () => {
     assert.ok(THRESHOLD_METRICS.length >= LATENCIES.length * STATS.length + STATS.length + 11);
-    const fill = (m: string) => m.replace('<error code>', 'timeout_ttft').replace('<status>', '503').replace('<worker>', 'w0').replace('<query>', 'q');
+    const fill = (m: string) => m.replace('<error code>', 'timeout_ttft').replace('<status>', '503').replace('<worker>', 'w0').replace('<query>', 'q').replace('<turn>', '2');
     for (const m of THRESHOLD_METRICS) ok(`${fill(m)} > 0`);
   });
 

@@ -1,7 +1,7 @@
 /**
  * report.html: one self-contained HTML document for a run folder, readable offline and printable.
- * Static sections (header, summary cards, thresholds, tables by stage/tenant/model, errors with
- * examples, server, scenario and environment) are HTML written here; the charts (time series and
+ * Static sections (header, summary cards, thresholds, tables by stage/tenant/model, conversations,
+ * errors with examples, server, scenario and environment) are HTML written here; the charts (time series and
  * CDFs) are drawn in the page by an inline script with uPlot, inlined too, from one JSON blob
  * (chart-data.ts). Nothing is fetched at view time: a Content-Security-Policy forbids it.
  * Large runs stay small: series are downsampled (downsample.ts), per-request data is summarised
@@ -17,7 +17,7 @@ import { errorBreakdown } from './error-breakdown.ts';
 import { escapeHtml as h, jsonForScript, scriptForInline } from './html-escape.ts';
 import { REPORT_CSS } from './report-style.ts';
 import {
-  bannersSection, breakdownSection, cardsSection, errorsSection, headerSection, scenarioSection, serverSection, thresholdsSection,
+  bannersSection, breakdownSection, cardsSection, conversationsSection, errorsSection, headerSection, scenarioSection, serverSection, thresholdsSection,
 } from './report-sections.ts';
 
 export const REPORT_FILE = 'report.html';
@@ -64,7 +64,7 @@ export function renderHtmlReport(data: RunData): string {
   const title = `${s.scenario.name}: Floodgate report (${s.started_at})`;
   const nav = [
     ['summary', 'Summary'], ['thresholds', 'Thresholds'], ['timeseries', 'Over time'], ['distributions', 'Distributions'],
-    ['breakdown', 'Stages, tenants, models'], ['errors', 'Errors'], ['server', 'Server'], ['scenario', 'Scenario and environment'],
+    ['breakdown', 'Stages, tenants, models'], ...(s.conversations ? [['conversations', 'Conversations']] : []), ['errors', 'Errors'], ['server', 'Server'], ['scenario', 'Scenario and environment'],
   ].map(([id, label]) => `<a href="#${id}">${label}</a>`).join('');
   return `<!doctype html>
 <html lang="en">
@@ -87,6 +87,7 @@ ${cardsSection(s)}
 ${thresholdsSection(s)}
 ${chartsSections(charts.charts, requestsRead, data.timeseries.length > 0)}
 ${breakdownSection(s)}
+${conversationsSection(s)}
 ${errorsSection(s, errors, requestsRead)}
 ${serverSection(s)}
 ${scenarioSection(s)}

@@ -156,14 +156,11 @@ ${table(['latency', 'mean', 'p50', 'p90', 'p95', 'p99', 'max', 'samples'], latRo
 </section>`;
 }
 
-/** Threshold values in their own units: ms for latencies, % for error rate and goodput fraction. */
+/** Threshold values in their own units: ms for latencies (TTFT by turn too), % for fractions (error rate, goodput, ...). */
 function thresholdUnit(expr: string): 'ms' | 'pct' | 'num' {
   const p = parseThreshold(expr);
   if (!p.ok) return 'num';
-  const path = p.threshold.path;
-  if (path[0] === 'latency_ms' || path[1] === 'send_lag_ms') return 'ms';
-  const m = path.join('.');
-  return m === 'error_rate' || m === 'goodput.fraction' ? 'pct' : 'num';
+  return p.threshold.unit === 'ms' ? 'ms' : p.threshold.unit === 'ratio' ? 'pct' : 'num';
 }
 
 function thresholdValue(unit: 'ms' | 'pct' | 'num', v: number | null): string {
@@ -269,6 +266,41 @@ ${statusTable}
 </section>`;
 }
 
+/** A figure with its summary.json path (under `conversations`) as `data-metric`. */
+function convFigure(key: string, text: string): string {
+  return `<span data-metric="conversations.${h(key)}">${h(text)}</span>`;
+}
+
+/** summary.json `conversations` (workload.conversation scenarios); empty when the run has none. */
+export function conversationsSection(s: Summary): string {
+  const c = s.conversations;
+  if (!c) return '';
+  const counts: Array<[string, string]> = [
+    ['started', `${convFigure('started', num(c.started, 0))} conversations whose first turn was measured`],
+    ['completed', `${convFigure('completed', num(c.completed, 0))} (every planned turn answered)`],
+    ['failed', `${convFigure('failed', num(c.failed, 0))} (ended by a failed turn)`],
+    ['cut', `${convFigure('cut', num(c.cut, 0))} (still going when sending stopped)`],
+    ['completed of those that ended', convFigure('completed_fraction', pct(c.completed_fraction))],
+  ];
+  const sec = (v: number | null) => (v === null ? DASH : `${num(v, 1)} s`);
+  const completed = [
+    row([h('turns'), convFigure('turns.mean', num(c.turns.mean, 1)), convFigure('turns.max', num(c.turns.max, 0))]),
+    row([h('duration'), convFigure('duration_s.mean', sec(c.duration_s.mean)), convFigure('duration_s.p95', sec(c.duration_s.p95))]),
+    row([h('last prompt (tokens)'), convFigure('last_prompt_tokens.mean', num(c.last_prompt_tokens.mean, 0)), convFigure('last_prompt_tokens.max', num(c.last_prompt_tokens.max, 0))]),
+  ];
+  const turns = Object.entries(c.ttft_ms_by_turn).map(([t, v]) =>
+    `<tr data-turn="${h(t)}"><td>${h(t)}</td><td>${convFigure(`ttft_ms_by_turn.${t}.count`, num(v.count, 0))}</td><td>${convFigure(`ttft_ms_by_turn.${t}.p50`, msText(v.p50))}</td><td>${convFigure(`ttft_ms_by_turn.${t}.p95`, msText(v.p95))}</td></tr>`);
+  return `<section id="conversations" class="section">
+<h2>Conversations</h2>
+${dl(counts)}
+<h3>Completed conversations</h3>
+${table(['', 'mean', 'max (duration: p95)'], completed, 'num first-text narrow')}
+<h3>TTFT by turn</h3>
+${turns.length ? table(['turn', 'turns measured', 'TTFT p50', 'TTFT p95'], turns, 'num first-text narrow') : '<p class="muted">No measured turn succeeded.</p>'}
+<p class="hint">Multi-turn conversations (docs/metrics.md, “Conversations”): each turn carries the whole history, so later turns have longer prompts and, with prefix caching, prefill only their new tokens. Turns 10 and later share the row “10+”. “Completed of those that ended” leaves the cut conversations out.</p>
+</section>`;
+}
+
 const SERVER_ROWS: Array<[string, keyof ServerSummary & string, 'num' | 'pct']> = [
   ['queue depth (gateway + workers)', 'queue_depth', 'num'],
   ['gateway queue', 'gateway_queue_depth', 'num'],
@@ -329,8 +361,13 @@ ${endpoints.length ? `<h3>Endpoints</h3>${table(['endpoint', 'url', 'ok', 'faile
 const KNOWN_KEYS = new Set([
   'schema_version', 'tool', 'scenario', 'target', 'started_at', 'duration_s', 'complete', 'interrupted', 'measurement', 'prompts',
   'requests', 'error_rate', 'errors', 'http_status', 'throughput', 'goodput', 'latency_ms', 'tokens', 'client', 'window_s', 'slo',
-  'server', 'stages', 'by_tenant', 'by_model', 'thresholds', 'histograms', 'description',
+  'server', 'stages', 'by_tenant', 'by_model', 'thresholds', 'histograms', 'description', 'conversations', 'dataset',
 ]);
+
+/** summary.json `dataset`: the file's name, format and order, entries used and skipped (never text). */
+function datasetText(d: NonNullable<Summary['dataset']>): string {
+  return `<code>${h(d.file)}</code> (${h(d.format)}, ${h(d.order)} order): <span data-metric="dataset.entries_used">${h(num(d.entries_used, 0))}</span> usable entries, <span data-metric="dataset.skipped">${h(num(d.skipped, 0))}</span> skipped as unusable`;
+}
 
 export function scenarioSection(s: Summary): string {
   const t = s.target;
@@ -348,6 +385,7 @@ export function scenarioSection(s: Summary): string {
     ['SLOs', h(slo.length ? slo.join(', ') : 'none')],
     ['thresholds', s.thresholds.length ? s.thresholds.map((x) => `<code>${h(x.expr)}</code>`).join(', ') : 'none'],
     ['prompts', h(`${p.tokenizer} (${p.source}${p.exact ? ', exact' : ''}), ${p.overhead_tokens} overhead tokens, ${num(p.tokens_per_word, 2)} tokens/word, context ${p.max_model_len ?? 'unknown'}`)],
+    ...(s.dataset ? [['dataset', datasetText(s.dataset)] as [string, string]] : []),
     ['tokens', h(`${num(s.tokens.prompt, 0)} prompt (mean ${num(s.tokens.prompt_mean, 0)}), ${num(s.tokens.output, 0)} output (mean ${num(s.tokens.output_mean, 0)})`)],
   ];
   const c = s.client;

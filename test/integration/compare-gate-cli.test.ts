@@ -5,15 +5,14 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFixtureRuns } from '../fixtures/compare-runs.ts';
+import { runHarness, type CliResult } from '../fixtures/harness-cli.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = path.join(root, 'bin/harness.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fg-compare-'));
 let runs: ReturnType<typeof writeFixtureRuns>;
 
@@ -24,13 +23,7 @@ after(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-function harness(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: tmp, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const harness = (args: string[]): Promise<CliResult> => runHarness(args, { cwd: tmp });
 
 const SPEC = 'ttft.p95=10%,ttft.p50=10%,itl.p95=10%,tpot.p95=10%,e2e.p95=10%,e2e.mean=10%,error_rate=+1pp,throughput=-5%,goodput.fraction=-5pp';
 

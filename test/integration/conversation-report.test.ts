@@ -15,14 +15,14 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { fileURLToPath } from 'node:url';
+import type { Browser } from 'playwright-core';
+import { launchChromium, openOffline, reportReady } from '../fixtures/offline-browser.ts';
 import { startSimWorker, type SimWorker } from '../../reference-stack/worker-sim/start-worker.ts';
 import type { Summary } from '../../harness/metrics/summary.ts';
 import { fmtNum, fmtPct } from '../../harness/report/console-summary.ts';
 import { msText } from '../../harness/report/html/report-sections.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const READY_WAIT_MS = 60_000;
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fg-conv-report-'));
@@ -30,9 +30,8 @@ let w: SimWorker | undefined;
 let browser: Browser | undefined;
 
 before(async () => {
-  assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)`);
   w = await startSimWorker({ gpu: 'h100-sxm', model: 'llama-3.1-8b', timeScale: 20, enablePrefixCaching: true });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -92,17 +91,9 @@ test('report.html shows the conversations block, with summary.json\'s figures an
   assert.ok(passing, 'the passing run completed');
   const s = passing.summary;
   const c = s.conversations!;
-  const context = await browser!.newContext({ offline: true });
-  await context.route('**/*', (route) => (route.request().url().startsWith('file:') ? route.continue() : route.abort()));
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+  const { context, page, errors, external } = await openOffline(browser!, path.join(passing.dir, 'report.html'));
   try {
-    await page.goto(pathToFileURL(path.join(passing.dir, 'report.html')).href);
-    await page.waitForFunction(() => (window as unknown as { floodgateReport?: { ready: boolean } }).floodgateReport?.ready === true, null, { timeout: READY_WAIT_MS });
+    await reportReady(page, READY_WAIT_MS);
     assert.equal(await page.locator('section#conversations h2').textContent(), 'Conversations');
     assert.equal(await page.locator('nav.toc a[href="#conversations"]').count(), 1);
     const shown = await page.evaluate(() =>
@@ -134,6 +125,7 @@ test('report.html shows the conversations block, with summary.json\'s figures an
     // The block is not repeated as raw JSON under "Also recorded".
     assert.doesNotMatch((await page.locator('#scenario').textContent()) ?? '', /"ttft_ms_by_turn"/);
     assert.deepEqual(errors, []);
+    assert.deepEqual(external, []);
   } finally {
     await context.close();
   }

@@ -6,28 +6,19 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startScriptedServer, type ScriptedServer } from '../fixtures/servers/scripted-sse-server.ts';
 import { parseXml, findAll } from '../fixtures/xml-check.ts';
 import { fixtureRunData, writeRunFolder } from '../fixtures/run-data.ts';
+import { runHarness, type CliResult } from '../fixtures/harness-cli.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = path.join(root, 'bin/harness.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fg-report-'));
 let srv: ScriptedServer;
 const runDir = path.join(tmp, 'run');
 
-function harness(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: tmp }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const harness = (args: string[]): Promise<CliResult> => runHarness(args, { cwd: tmp });
 
 before(async () => {
   srv = await startScriptedServer({ models: ['m'], tokenizeOverhead: 0, defaultScript: { kind: 'stream', ttftMs: 3, gapMs: 1, chunks: 4 } });

@@ -20,8 +20,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, openOffline, reportReady, type OfflinePage } from '../fixtures/offline-browser.ts';
 import { parseStack } from '../../reference-stack/stack/load-stack.ts';
 import { startStack, type RunningStack } from '../../reference-stack/stack/start-stack.ts';
 import { parseScenario } from '../../harness/scenario/load-scenario.ts';
@@ -34,7 +35,6 @@ import { msText } from '../../harness/report/html/report-sections.ts';
 import type { ChartData } from '../../harness/report/html/chart-data.ts';
 import { writeSyntheticRun } from '../../bench/report-open/synthetic-run.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const READY_WAIT_MS = 60_000;
 
@@ -63,13 +63,9 @@ let tmp = '';
 let runDir = '';
 
 before(async () => {
-  assert.ok(
-    fs.existsSync(CHROMIUM),
-    `${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium); this test drives that browser and never downloads one`,
-  );
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fg-report-html-'));
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  browser = await launchChromium();
   stack = await startStack(parseStack(STACK_YAML, 'report-html.yaml'), { port: 0, usageDbPath: ':memory:' });
   const scenario = parseScenario(
     `name: report-html
@@ -95,38 +91,13 @@ after(async () => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-interface Opened {
-  context: BrowserContext;
-  page: Page;
-  /** Console messages of type error, and uncaught page errors. */
-  errors: string[];
-  /** Requests to anything but a file: URL (all aborted). */
-  external: string[];
-}
+type Opened = OfflinePage;
 
-/** Opens a report from disk, offline, aborting every request that is not for a file: URL. */
+/** Opens a report from disk, offline, and waits for its charts. */
 async function open(file: string, viewport = { width: 1280, height: 800 }): Promise<Opened> {
-  const context = await browser!.newContext({ offline: true, viewport });
-  const external: string[] = [];
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith('file:')) return route.continue();
-    external.push(url);
-    return route.abort();
-  });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
-  page.on('dialog', (d) => {
-    errors.push(`dialog: ${d.message()}`);
-    void d.dismiss();
-  });
-  await page.goto(pathToFileURL(file).href);
-  await page.waitForFunction(() => (window as unknown as { floodgateReport?: { ready: boolean } }).floodgateReport?.ready === true, null, { timeout: READY_WAIT_MS });
-  return { context, page, errors, external };
+  const o = await openOffline(browser!, file, viewport);
+  await reportReady(o.page, READY_WAIT_MS);
+  return o;
 }
 
 interface DrawnChart {

@@ -6,27 +6,20 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runHarness, type CliResult } from '../fixtures/harness-cli.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = path.join(root, 'bin/harness.js');
 const scenario = path.join(root, 'test/fixtures/scenarios/good/stack-tenant.yaml');
 const stackFile = path.join(root, 'test/fixtures/stacks/one-worker.yaml');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fg-scenario-stack-'));
 
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function harness(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: tmp }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const harness = (args: string[]): Promise<CliResult> => runHarness(args, { cwd: tmp });
 
 test('run: a scenario with stack: runs against that stack file, as its tenant, and the report names it', async () => {
   const out = path.join(tmp, 'out');

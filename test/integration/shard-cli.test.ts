@@ -5,15 +5,12 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startScriptedServer, type ScriptedServer } from '../fixtures/servers/scripted-sse-server.ts';
+import { runHarness, type CliResult } from '../fixtures/harness-cli.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = path.join(root, 'bin/harness.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fg-shard-cli-'));
 let srv: ScriptedServer;
 
@@ -25,13 +22,7 @@ after(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-function harness(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: tmp }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const harness = (args: string[]): Promise<CliResult> => runHarness(args, { cwd: tmp });
 
 const scenarioFile = () => {
   const f = path.join(tmp, 'sharded.yaml');

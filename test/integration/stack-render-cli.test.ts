@@ -5,25 +5,19 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { runHarness, type CliResult } from '../fixtures/harness-cli.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = path.join(root, 'bin/harness.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fg-render-cli-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function harness(args: string[], cwd = root): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const harness = (args: string[], cwd = root): Promise<CliResult> => runHarness(args, { cwd });
 
 test('render --format compose writes the project, prints every path, exit 0; the default stack is the shipped one', async () => {
   const out = path.join(tmp, 'compose');

@@ -6,23 +6,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runHarness, type CliResult } from '../fixtures/harness-cli.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = path.join(root, 'bin/harness.js');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fg-sweep-cli-'));
 
-function harness(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: root }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const harness = (args: string[]): Promise<CliResult> => runHarness(args, { cwd: root });
 
 test('harness sweep: one command, a recommendation with its evidence', { timeout: 90_000 }, async () => {
   fs.writeFileSync(path.join(dir, 'scenario.yaml'), `name: cli-traffic

@@ -16,14 +16,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, openOffline, type OfflinePage } from '../fixtures/offline-browser.ts';
 import { cellId, expandMatrix } from '../../harness/sweep/sweep-file.ts';
 import { searchSaturation } from '../../harness/sweep/saturation.ts';
 import { costPerMillion, pickBest, SWEEP_SCHEMA_VERSION, type SweepCellResult, type SweepMeasurement, type SweepResult } from '../../harness/sweep/run-sweep.ts';
 import { numText, paretoFront, rateText, SWEEP_HTML_FILE, writeSweepHtml } from '../../harness/sweep/sweep-html.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 
 // ------------------------------------------------------------------------------------------
@@ -179,10 +179,9 @@ let browser: Browser | undefined;
 let tmp = '';
 
 before(async () => {
-  assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium); this test drives that browser and never downloads one`);
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fg-sweep-html-'));
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -190,31 +189,7 @@ after(async () => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-interface Opened {
-  context: BrowserContext;
-  page: Page;
-  errors: string[];
-  external: string[];
-}
-
-async function open(file: string): Promise<Opened> {
-  const context = await browser!.newContext({ offline: true, viewport: { width: 1280, height: 800 } });
-  const external: string[] = [];
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith('file:')) return route.continue();
-    external.push(url);
-    return route.abort();
-  });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
-  await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
-  return { context, page, errors, external };
-}
+const open = (file: string): Promise<OfflinePage> => openOffline(browser!, file);
 
 function write(name: string, r: SweepResult): string {
   const dir = path.join(tmp, name);

@@ -17,8 +17,8 @@ import type { ExecutorInit, ExecutorReport } from './executor.ts';
 import type { RequestTemplate } from './request-template.ts';
 import type { Plan, PlannedRequest } from '../workload/plan.ts';
 import type { RequestRecord } from '../metrics/request-record.ts';
-import type { LengthDist, Scenario } from '../scenario/scenario-types.ts';
-import { clampedLognormalMean } from '../workload/lognormal-fit.ts';
+import type { Scenario } from '../scenario/scenario-types.ts';
+import { meanLength } from '../workload/length-sampler.ts';
 
 export interface ProgressSnapshot {
   elapsedMs: number;
@@ -110,21 +110,6 @@ export function autoThreads(scenario: Scenario): number {
   }
   const want = Math.max(1, Math.ceil(peakChunks / CHUNKS_PER_S_PER_THREAD));
   return Math.min(want, Math.max(1, os.availableParallelism()));
-}
-
-function meanLength(d: LengthDist): number {
-  switch (d.dist) {
-    case 'fixed':
-      return d.value;
-    case 'uniform':
-      return (d.min + d.max) / 2;
-    case 'normal':
-      return Math.min(Math.max(d.mean, d.min), d.max);
-    case 'lognormal':
-      return clampedLognormalMean(d.mu, d.sigma, d.min, d.max);
-    case 'empirical':
-      return d.values.length ? d.values.reduce((a, b) => a + Math.min(Math.max(b, d.min), d.max), 0) / d.values.length : 1;
-  }
 }
 
 export async function runEngine(opts: EngineOptions): Promise<EngineResult> {

@@ -20,6 +20,7 @@ import { stageStartsMs } from '../engine/arrival-schedule.ts';
 import { PROMPT_FIRST_WORDS, PROMPT_WORDS } from '../workload/prompt-words.ts';
 import { parseThreshold, type Threshold } from '../gate/threshold.ts';
 import { UsageError } from '../errors.ts';
+import { meanLength } from '../workload/length-sampler.ts';
 import type { LengthDist, Scenario, Stage } from '../scenario/scenario-types.ts';
 
 export interface K6ExportOptions {
@@ -206,7 +207,7 @@ export function exportK6(scenario: Scenario, o: K6ExportOptions = {}): K6Export 
     windows.push({ a, b, stage: stages[si]!, phase });
   }
 
-  const meanOut = meanOf(s.workload.outputTokens);
+  const meanOut = meanLength(s.workload.outputTokens);
   const estMs = s.slo.e2eMs ?? (s.slo.ttftMs ?? 1000) + (s.slo.tpotMs ?? s.slo.itlMs ?? 50) * Math.max(0, meanOut - 1);
   const k6Scenarios: Record<string, K6Scenario> = {};
   const scenarioTable: Record<string, { closed: boolean; thinkMs: [number, number]; pick: Pick }> = {};
@@ -384,22 +385,6 @@ function valueAt(points: readonly Point[], t: number, side: 'left' | 'right'): n
 function timeUnitFor(rates: readonly number[]): number {
   for (const u of [1, 60, 3600]) if (rates.every((r) => Math.abs(r * u - Math.round(r * u)) < 1e-6)) return u;
   return 3600;
-}
-
-function meanOf(d: LengthDist): number {
-  const max = Number.isFinite(d.max) ? d.max : Infinity;
-  switch (d.dist) {
-    case 'fixed':
-      return d.value;
-    case 'uniform':
-      return (d.min + d.max) / 2;
-    case 'normal':
-      return d.mean;
-    case 'lognormal':
-      return Math.min(max, Math.exp(d.mu + (d.sigma * d.sigma) / 2));
-    case 'empirical':
-      return d.values.length ? d.values.reduce((a, v) => a + v, 0) / d.values.length : 1;
-  }
 }
 
 /** A length distribution as the script reads it (no Infinity: JSON has none; empirical values folded into value/weight pairs). */

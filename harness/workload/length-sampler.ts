@@ -14,6 +14,7 @@
 
 import type { LengthDist } from '../scenario/scenario-types.ts';
 import type { Rng } from './rng.ts';
+import { clampedLognormalMean } from './lognormal-fit.ts';
 
 /**
  * A sampler of integer token lengths in [dist.min, dist.max] for `dist`, drawing from `rng`
@@ -87,4 +88,20 @@ function empiricalSampler(
     }
     return clamped[lo]!;
   };
+}
+
+/** The mean of a length distribution as the sampler draws it (clamped to min and max). */
+export function meanLength(d: LengthDist): number {
+  switch (d.dist) {
+    case 'fixed':
+      return d.value;
+    case 'uniform':
+      return (d.min + d.max) / 2;
+    case 'normal':
+      return Math.min(Math.max(d.mean, d.min), d.max);
+    case 'lognormal':
+      return clampedLognormalMean(d.mu, d.sigma, d.min, d.max);
+    case 'empirical':
+      return d.values.length ? d.values.reduce((a, b) => a + Math.min(Math.max(b, d.min), d.max), 0) / d.values.length : 1;
+  }
 }

@@ -20,7 +20,8 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { parseStack } from '../../reference-stack/stack/load-stack.ts';
+import { fileURLToPath } from 'node:url';
+import { loadStack } from '../../reference-stack/stack/load-stack.ts';
 import { startStack, type RunningStack } from '../../reference-stack/stack/start-stack.ts';
 import { parseScenario } from '../../harness/scenario/load-scenario.ts';
 import { runScenario } from '../../harness/run/run-scenario.ts';
@@ -30,32 +31,14 @@ import type { ServerPoint, ServerSummary } from '../../harness/observe/server-su
 const PROMETHEUS = process.env['PROMETHEUS'] ?? 'prometheus';
 const WAIT_MS = 20_000;
 
-// Two workers at gpu_memory_utilization 0.2: a KV cache of a few thousand blocks, so that a
-// spike of long prompts fills a visible share of it. fg-dev-pro's key hash (DEV_KEYS).
-const STACK_YAML = `
-name: observe-run
-models:
-  - name: tiny
-    workers: [w0, w1]
-    context_length: 4096
-workers:
-  - name: w0
-    sim: {gpu: h100-sxm, model: llama-3.1-8b, served_model_name: tiny, quantization: fp8, max_model_len: 4096, gpu_memory_utilization: 0.2, time_scale: 4, seed: 0}
-  - name: w1
-    sim: {gpu: h100-sxm, model: llama-3.1-8b, served_model_name: tiny, quantization: fp8, max_model_len: 4096, gpu_memory_utilization: 0.2, time_scale: 4, seed: 1}
-gateway:
-  port: 0
-tenants:
-  - name: pro
-    api_key_hashes: ['sha256:21d289177ddce5356b1ede09d33f323ba1e3ff0e652d4dd39e791da6f16f1225']
-`;
+const STACK_FILE = fileURLToPath(new URL('../fixtures/stacks/two-small-kv.yaml', import.meta.url));
 
 let stack: RunningStack;
 let tmp = '';
 
 before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fg-observe-'));
-  stack = await startStack(parseStack(STACK_YAML, 'observe-run.yaml'), { port: 0, usageDbPath: ':memory:' });
+  stack = await startStack(loadStack(STACK_FILE), { port: 0, usageDbPath: ':memory:' });
 });
 
 after(async () => {

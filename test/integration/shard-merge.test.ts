@@ -10,33 +10,18 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseScenario } from '../../harness/scenario/load-scenario.ts';
 import { runScenario, type RunOutcome } from '../../harness/run/run-scenario.ts';
 import { mergeRuns } from '../../harness/shard/merge-runs.ts';
 import { readRequestLines, type RequestLine } from '../../harness/report/run-data.ts';
-import { parseStack } from '../../reference-stack/stack/load-stack.ts';
+import { loadStack } from '../../reference-stack/stack/load-stack.ts';
 import { startStack, type RunningStack } from '../../reference-stack/stack/start-stack.ts';
 import { FloodgateError } from '../../harness/errors.ts';
 import type { Summary } from '../../harness/metrics/summary.ts';
 import type { MergedShardInfo, ShardRunInfo } from '../../harness/shard/shard-types.ts';
 
-const STACK_YAML = `
-name: shard-merge
-models:
-  - name: tiny
-    workers: [w0, w1]
-    context_length: 4096
-workers:
-  - name: w0
-    sim: {gpu: h100-sxm, model: llama-3.1-8b, served_model_name: tiny, quantization: fp8, max_model_len: 4096, gpu_memory_utilization: 0.2, time_scale: 4, seed: 0}
-  - name: w1
-    sim: {gpu: h100-sxm, model: llama-3.1-8b, served_model_name: tiny, quantization: fp8, max_model_len: 4096, gpu_memory_utilization: 0.2, time_scale: 4, seed: 1}
-gateway:
-  port: 0
-tenants:
-  - name: pro
-    api_key_hashes: ['sha256:21d289177ddce5356b1ede09d33f323ba1e3ff0e652d4dd39e791da6f16f1225']
-`;
+const STACK_FILE = fileURLToPath(new URL('../fixtures/stacks/two-small-kv.yaml', import.meta.url));
 
 const N = 4;
 let stack: RunningStack;
@@ -60,7 +45,7 @@ thresholds: ["error_rate < 1%", "ttft.p50 < 1us"]
 
 before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fg-shard-'));
-  stack = await startStack(parseStack(STACK_YAML, 'shard-merge.yaml'), { port: 0, usageDbPath: ':memory:', timeScale: 4 });
+  stack = await startStack(loadStack(STACK_FILE), { port: 0, usageDbPath: ':memory:', timeScale: 4 });
   unsplit = await runScenario(scenario('sharded'), { outDir: path.join(tmp, 'unsplit'), threads: 0, allowSaturated: true });
   // The 4 shards at once, against the same stack, with a common start a moment ahead.
   const startAtMs = Date.now() + 3000;

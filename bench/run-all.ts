@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   'report-open': () => import('./report-open/run.ts'),
   'sim-calibration': () => import('./sim-calibration/run.ts'),
   'sim-scale': () => import('./sim-scale/run.ts'),
+  sweeps: () => import('./sweeps/run.ts'),
 };
 
 const name = process.argv[2] && !process.argv[2].startsWith('--') ? process.argv[2] : undefined;

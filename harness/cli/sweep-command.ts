@@ -9,10 +9,10 @@ import { loadSweep } from '../sweep/sweep-file.ts';
 import { runSweep, SweepInterrupted } from '../sweep/run-sweep.ts';
 import { recommendationLines } from '../sweep/recommendation.ts';
 
-export async function sweepCommand(file: string, o: { resume?: string; out?: string; quiet?: boolean }): Promise<number> {
+export async function sweepCommand(file: string, o: { resume?: string; out?: string; quiet?: boolean; virtual?: boolean }): Promise<number> {
   const spec = loadSweep(file);
   const measurements = spec.load.kind === 'rates' ? `${spec.load.rates.length} rate(s)` : 'a saturation search';
-  const where = spec.deploy ? `the deployment at ${spec.deploy.url} (apply/ready per ${spec.deploy.per})` : `a fresh simulated stack per measurement, time scale ${spec.timeScale}`;
+  const where = o.virtual ? "the simulated engine's model on a virtual clock (--virtual)" : spec.deploy ? `the deployment at ${spec.deploy.url} (apply/ready per ${spec.deploy.per})` : `a fresh simulated stack per measurement, time scale ${spec.timeScale}`;
   process.stderr.write(`sweep ${spec.name}: ${spec.cells.length} cell(s) x ${measurements}, ${where}\n`);
   const stop = new AbortController();
   const onSigint = (): void => {
@@ -26,6 +26,7 @@ export async function sweepCommand(file: string, o: { resume?: string; out?: str
       ...(o.resume !== undefined ? { resumeDir: o.resume } : {}),
       ...(o.out !== undefined ? { outDir: o.out } : {}),
       signal: stop.signal,
+      ...(o.virtual ? { engine: 'virtual' as const } : {}),
       onProgress: (line) => {
         if (!o.quiet) process.stderr.write(`  ${line}\n`);
       },
@@ -57,8 +58,9 @@ export function registerSweepCommand(program: Command, setCode: (c: number) => v
     .argument('<file>', 'sweep file (YAML); docs/sweeps.md')
     .option('--resume <dir>', 'resume the sweep in this folder: measurements already in its sweep.json are not redone')
     .option('-o, --out <dir>', 'sweep folder (default reports/<name>-<UTC time>)')
+    .option('--virtual', "measure on the simulated engine's own model (virtual clock: no gateway, client or timers; one simulated worker per cell): seconds instead of minutes")
     .option('-q, --quiet', 'no progress lines')
-    .action(async (file: string, o: { resume?: string; out?: string; quiet?: boolean }) => {
+    .action(async (file: string, o: { resume?: string; out?: string; quiet?: boolean; virtual?: boolean }) => {
       setCode(await sweepCommand(file, o));
     });
 }

@@ -15,6 +15,7 @@ import { ConfigError, RunError } from '../errors.ts';
 import { cellEnv, DeployDriver } from './deploy-commands.ts';
 import { closestCell, describeBest } from './recommendation.ts';
 import { writeSweepHtml } from './sweep-html.ts';
+import { measureVirtual, virtualWorkers } from './virtual-measure.ts';
 import { parseScenario } from '../scenario/load-scenario.ts';
 import { runScenario } from '../run/run-scenario.ts';
 import { startStack as realStartStack, type RunningStack, type StartStackOptions } from '../../reference-stack/stack/start-stack.ts';
@@ -70,8 +71,11 @@ export interface SweepResult {
   file: string;
   scenario: string;
   stack: string;
-  /** simulated: a fresh simulated stack per measurement; deployment: the user's apply/ready commands. */
-  mode?: 'simulated' | 'deployment';
+  /**
+   * simulated: a fresh simulated stack per measurement; deployment: the user's apply/ready
+   * commands; virtual: the engine's own model on a virtual clock (`--virtual`, virtual-measure.ts).
+   */
+  mode?: 'simulated' | 'deployment' | 'virtual';
   /** The axes of the product: matrix paths, then zip groups. */
   axes?: Array<{ name: string; kind: 'path' | 'zip'; paths: string[] }>;
   /** The scenario's SLO, in ms (real-GPU units). */
@@ -118,6 +122,8 @@ export interface RunSweepOptions {
   startStack?: (stack: StackConfig, o: StartStackOptions) => Promise<RunningStack>;
   /** Stop (Ctrl-C): the measurement in progress is dropped and SweepInterrupted thrown; sweep.json keeps what finished. */
   signal?: AbortSignal;
+  /** live (default): the simulated stack or the deployment; virtual: the engine's model (virtual-measure.ts). */
+  engine?: 'live' | 'virtual';
 }
 
 /** Thrown when a sweep is stopped (Ctrl-C): sweep.json holds every finished measurement, so --resume goes on. */
@@ -131,6 +137,8 @@ const rateKey = (r: number): string => r.toPrecision(10);
 
 export async function runSweep(spec: SweepSpec, o: RunSweepOptions = {}): Promise<{ dir: string; result: SweepResult }> {
   const start = o.startStack ?? realStartStack;
+  const virtual = o.engine === 'virtual' ? virtualWorkers(spec) : undefined;
+  const mode: SweepResult['mode'] = virtual ? 'virtual' : spec.deploy ? 'deployment' : 'simulated';
   const dir = o.resumeDir ?? o.outDir ?? path.join(o.reportsDir ?? 'reports', `${spec.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   const file = path.join(dir, 'sweep.json');
   let previous: SweepResult | undefined;
@@ -146,6 +154,9 @@ export async function runSweep(spec: SweepSpec, o: RunSweepOptions = {}): Promis
     if (previous.name !== spec.name) {
       throw new ConfigError([{ code: 'FG_SWEEP_RESUME', file, line: 0, col: 0, path: 'name', message: `cannot resume: ${file} is the sweep "${previous.name}", not "${spec.name}"` }]);
     }
+    if ((previous.mode ?? 'simulated') !== mode) {
+      throw new ConfigError([{ code: 'FG_SWEEP_RESUME', file, line: 0, col: 0, path: 'mode', message: `cannot resume: ${file} was measured ${previous.mode ?? 'simulated'}, this run would be ${mode}: its measurements do not mix` }]);
+    }
   }
   fs.mkdirSync(path.join(dir, 'cells'), { recursive: true });
   const targetGoodput = spec.load.targetGoodput;
@@ -156,11 +167,11 @@ export async function runSweep(spec: SweepSpec, o: RunSweepOptions = {}): Promis
     file: spec.file,
     scenario: spec.scenarioFile,
     stack: spec.stackFile,
-    mode: spec.deploy ? 'deployment' : 'simulated',
+    mode,
     axes: spec.axes.map((a) => ({ name: a.name, kind: a.kind, paths: Object.keys(a.values[0] ?? {}) })),
     slo: { ttft_ms: slo.ttftMs ?? null, tpot_ms: slo.tpotMs ?? null, itl_ms: slo.itlMs ?? null, e2e_ms: slo.e2eMs ?? null },
     load: spec.load,
-    cell: { duration_s: spec.durationMs / 1000, time_scale: spec.timeScale },
+    cell: { duration_s: spec.durationMs / 1000, time_scale: virtual ? 1 : spec.timeScale },
     target_goodput: targetGoodput,
     gpu_hour: spec.gpuHour,
     started_at: previous?.started_at ?? new Date().toISOString(),
@@ -201,7 +212,9 @@ export async function runSweep(spec: SweepSpec, o: RunSweepOptions = {}): Promis
       }
       if (o.signal?.aborted) throw new SweepInterrupted(dir);
       o.onProgress?.(`cell ${i + 1}/${spec.cells.length} ${cell.id} rate ${+rate.toFixed(3)} req/s`);
-      const m = deploy
+      const m = virtual
+        ? measureVirtual(spec, cell, virtual.get(cell.id)!, rate)
+        : deploy
         ? await deploy.measure(cell, i, path.join(cellDir, 'stack.yaml'), () => measureOnce(spec, cell, rate, dir, { url: spec.deploy!.url, apiKey: spec.deploy!.apiKey }, o.signal))
         : await measureOnSimulatedStack(spec, cell, rate, dir, start, o.signal);
       res.measurements.push(m);
@@ -357,7 +370,7 @@ export function renderSweepMarkdown(r: SweepResult): string {
   lines.push(`# Sweep ${r.name}`, '');
   const sloText = Object.entries(r.slo ?? {}).filter(([, v]) => v !== null).map(([k, v]) => `${k.replace('_ms', '')} <= ${v} ms`).join(', ');
   lines.push(
-    `Scenario \`${path.basename(r.scenario)}\`, stack \`${path.basename(r.stack)}\`, ${r.mode === 'deployment' ? 'a real deployment (apply/ready commands)' : `simulated (time scale ${r.cell.time_scale})`}, ${r.cell.duration_s}s per measurement; goodput = share of requests meeting the SLO (${sloText || 'none set'}), target ${r.target_goodput}.` + (r.complete ? '' : ' **Incomplete: the sweep has not finished.**'),
+    `Scenario \`${path.basename(r.scenario)}\`, stack \`${path.basename(r.stack)}\`, ${r.mode === 'deployment' ? 'a real deployment (apply/ready commands)' : r.mode === 'virtual' ? "the simulated engine's model on a virtual clock (--virtual: no gateway, client or timers)" : `simulated (time scale ${r.cell.time_scale})`}, ${r.cell.duration_s}s per measurement; goodput = share of requests meeting the SLO (${sloText || 'none set'}), target ${r.target_goodput}.` + (r.complete ? '' : ' **Incomplete: the sweep has not finished.**'),
     '',
   );
   const d = describeBest(r);

@@ -403,7 +403,7 @@ function headerSection(r: SweepResult, measurements: number, done: number): stri
     ['scenario', `<code title="${h(r.scenario)}">${h(path.basename(r.scenario))}</code>`],
     ['stack', `<code title="${h(r.stack)}">${h(path.basename(r.stack))}</code>`],
     ['sweep file', `<code title="${h(r.file)}">${h(path.basename(r.file))}</code>`],
-    ['measured on', deployment ? 'a real deployment (the sweep file\'s apply/ready commands)' : 'a fresh simulated stack per measurement'],
+    ['measured on', deployment ? 'a real deployment (the sweep file\'s apply/ready commands)' : r.mode === 'virtual' ? 'the simulated engine\'s model on a virtual clock (--virtual: no gateway, client or timers)' : 'a fresh simulated stack per measurement'],
     ['per measurement', `<span data-metric="duration">${h(formatDuration(r.cell.duration_s * 1000))}</span>${deployment ? '' : ' of real-GPU time'}`],
     ['time scale', `<span data-metric="time_scale">${h(fmtNum(k, 3))}</span>${k !== 1 && !deployment ? ` (simulated GPUs ${h(fmtNum(k, 3))}× faster: ${h(formatDuration((r.cell.duration_s * 1000) / k))} of wall time each)` : ''}`],
     ['target goodput', `<span data-metric="target_goodput">${h(pctText(r.target_goodput))}</span> of requests meeting the SLO${slo ? ` (${h(slo)})` : ''}`],
@@ -578,6 +578,7 @@ ${searchSvg(c, target)}
 // The measurements table.
 
 function runLink(runDir: string): string {
+  if (runDir === '') return '<span class="muted" title="measured on the engine\'s model: no run folder">–</span>';
   return `<a href="${h(relHref(`${runDir}/${REPORT_FILE}`))}">report</a>`;
 }
 
@@ -645,6 +646,8 @@ function notesSection(r: SweepResult): string {
   const slo = sloText(r);
   const units = r.mode === 'deployment'
     ? 'Every figure is as measured against the deployment (real GPUs: no time scaling).'
+    : r.mode === 'virtual'
+    ? 'Every figure is the simulated engine\'s, on a virtual clock (virtualRun: its scheduler, KV cache and performance model), for the requests the scenario plans at each rate: no gateway, client, HTTP or timers, and no time scaling. A live sweep adds those; bench/sweeps compares the two.'
     : `Every figure is in real-GPU units. The simulated GPUs ran ${h(fmtNum(k, 3))} times faster than the real ones, so each measurement of rate r for ${h(formatDuration(r.cell.duration_s * 1000))} was sent at r × ${h(fmtNum(k, 3))} for ${h(formatDuration((r.cell.duration_s * 1000) / k))} with the SLO divided by ${h(fmtNum(k, 3))}; its rates and throughputs were then divided by ${h(fmtNum(k, 3))} and its latencies multiplied by ${h(fmtNum(k, 3))}. The client's own overhead is scaled up with them, so tight SLOs read a little pessimistic at a high time scale.`;
   return `<section id="notes" class="section">
 <h2>Notes</h2>

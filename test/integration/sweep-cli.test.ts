@@ -43,6 +43,18 @@ price: {gpu_hour: 2}
   assert.match(fs.readFileSync(path.join(out, 'sweep.md'), 'utf8'), /vllm serve/);
 });
 
+test('harness sweep --virtual: the shipped tune-quantization on the engine\'s model, in seconds', async () => {
+  const out = path.join(dir, 'virtual');
+  const r = await harness(['sweep', 'scenarios/tune-quantization.yaml', '--virtual', '--out', out, '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /virtual clock/);
+  assert.match(r.stdout, /^best: precision-h100-sxm-fp8/m);
+  const saved = JSON.parse(fs.readFileSync(path.join(out, 'sweep.json'), 'utf8')) as { mode: string; complete: boolean; cells: unknown[] };
+  assert.equal(saved.mode, 'virtual');
+  assert.equal(saved.complete, true);
+  assert.equal(saved.cells.length, 5);
+});
+
 test('a sweep file given to harness run points to harness sweep; validate checks the shipped sweeps', async () => {
   const run = await harness(['run', 'scenarios/tune-batching.yaml']);
   assert.equal(run.code, 2);

@@ -22,56 +22,22 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseSweep } from '../../harness/sweep/sweep-file.ts';
+import { fileURLToPath } from 'node:url';
+import { loadSweep } from '../../harness/sweep/sweep-file.ts';
 import { runSweep, type SweepResult } from '../../harness/sweep/run-sweep.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fg-sweep-physics-'));
-const TENANT = `tenants:
-  - name: pro
-    api_key_hashes: ['sha256:21d289177ddce5356b1ede09d33f323ba1e3ff0e652d4dd39e791da6f16f1225']
-    allowed_models: '*'
-`;
+const FIXTURES = fileURLToPath(new URL('../fixtures/sweeps/', import.meta.url));
 
-function write(name: string, text: string): string {
-  const f = path.join(dir, name);
-  fs.writeFileSync(f, text);
-  return f;
-}
-
-async function sweep(file: string): Promise<SweepResult> {
-  const spec = parseSweep(fs.readFileSync(file, 'utf8'), file);
-  return (await runSweep(spec, { outDir: path.join(dir, path.basename(file, '.yaml')) })).result;
+async function sweep(name: string): Promise<SweepResult> {
+  const spec = loadSweep(path.join(FIXTURES, `${name}.yaml`));
+  return (await runSweep(spec, { outDir: path.join(dir, name) })).result;
 }
 
 const bestRate = (r: SweepResult, label: unknown): number | null => r.cells.find((c) => Object.values(c.labels ?? c.values)[0] === label)!.best_rate;
 
 test('capacity grows with max_num_seqs until the KV cache binds, then stops', { timeout: 240_000 }, async () => {
-  write('kv-scenario.yaml', `name: kv-bound
-target: {model: llama-3.1-70b}
-seed: 21
-workload:
-  prompt_tokens: {dist: uniform, min: 800, max: 1200}
-  output_tokens: {dist: uniform, min: 100, max: 150}
-load:
-  arrival: constant
-  stages: [{name: a, duration: 30s, rate: 1}]
-slo: {ttft: 3s}
-`);
-  write('kv-stack.yaml', `name: kv-bound
-models:
-  - {name: llama-3.1-70b, workers: [w0], context_length: 8192}
-workers:
-  - name: w0
-    sim: {gpu: h200, model: llama-3.1-70b, quantization: fp8, gpu_memory_utilization: 0.56, max_model_len: 8192, seed: 0}
-${TENANT}`);
-  const r = await sweep(write('kv.yaml', `name: kv-bound
-scenario: kv-scenario.yaml
-stack: kv-stack.yaml
-matrix:
-  workers[0].sim.max_num_seqs: [2, 8, 64, 256]
-load: {rates: [0.7, 2.2, 4], target_goodput: 0.9}
-cell: {duration: 30s, time_scale: 10}
-`));
+  const r = await sweep('kv-bound');
   const [b2, b8, b64, b256] = [2, 8, 64, 256].map((s) => bestRate(r, s));
   assert.deepEqual([b2, b8, b64, b256], [0.7, 2.2, 4, 4], JSON.stringify(r.cells.map((c) => c.measurements.map((m) => [c.values, m.rate, m.goodput_fraction]))));
   // The KV cache is what stops it: with more sequences allowed, throughput at 4 req/s does not rise.
@@ -91,32 +57,7 @@ cell: {duration: 30s, time_scale: 10}
 });
 
 test('FP8 weights beat BF16 on an H100 in sustained rate and throughput', { timeout: 120_000 }, async () => {
-  write('q-scenario.yaml', `name: decode-bound
-target: {model: llama-3.1-8b}
-seed: 22
-workload:
-  prompt_tokens: {dist: uniform, min: 200, max: 300}
-  output_tokens: {dist: uniform, min: 300, max: 400}
-load:
-  arrival: constant
-  stages: [{name: a, duration: 30s, rate: 1}]
-slo: {ttft: 2s}
-`);
-  write('q-stack.yaml', `name: decode-bound
-models:
-  - {name: llama-3.1-8b, workers: [w0]}
-workers:
-  - name: w0
-    sim: {gpu: h100-sxm, model: llama-3.1-8b, max_num_seqs: 4, seed: 0}
-${TENANT}`);
-  const r = await sweep(write('q.yaml', `name: precision
-scenario: q-scenario.yaml
-stack: q-stack.yaml
-matrix:
-  workers[0].sim.quantization: [bf16, fp8]
-load: {rates: [1.3, 2.1]}
-cell: {duration: 24s, time_scale: 2}
-`));
+  const r = await sweep('precision');
   assert.equal(bestRate(r, 'bf16'), 1.3);
   assert.equal(bestRate(r, 'fp8'), 2.1);
   const at = (q: string): number => r.cells.find((c) => c.values['workers[0].sim.quantization'] === q)!.measurements.find((m) => m.rate === 2.1)!.output_tokens_per_s!;

@@ -17,7 +17,7 @@ import type { ExecutorInit, ExecutorReport } from './executor.ts';
 import type { RequestTemplate } from './request-template.ts';
 import type { Plan, PlannedRequest } from '../workload/plan.ts';
 import type { RequestRecord } from '../metrics/request-record.ts';
-import type { Scenario } from '../scenario/scenario-types.ts';
+import type { Scenario, Stage } from '../scenario/scenario-types.ts';
 import { meanLength } from '../workload/length-sampler.ts';
 
 export interface ProgressSnapshot {
@@ -104,10 +104,12 @@ const CHUNKS_PER_S_PER_USER = 30;
 export function autoThreads(scenario: Scenario): number {
   const meanOut = meanLength(scenario.workload.outputTokens);
   let peakChunks = 0;
-  for (const s of scenario.load.stages) {
-    const chunks = s.kind === 'open' ? s.rateRps * meanOut : s.users * CHUNKS_PER_S_PER_USER;
-    peakChunks = Math.max(peakChunks, chunks);
-  }
+  const chunksOf = (s: Stage): number => (s.kind === 'open' ? s.rateRps * meanOut : s.users * CHUNKS_PER_S_PER_USER);
+  for (const s of scenario.load.stages) peakChunks = Math.max(peakChunks, chunksOf(s));
+  // A mix's streams with loads of their own run side by side: at most the sum of their peaks on top.
+  let streams = 0;
+  for (const m of scenario.mix ?? []) streams += Math.max(0, ...(m.stages ?? []).map(chunksOf));
+  peakChunks = Math.max(peakChunks, streams);
   const want = Math.max(1, Math.ceil(peakChunks / CHUNKS_PER_S_PER_THREAD));
   return Math.min(want, Math.max(1, os.availableParallelism()));
 }
@@ -142,6 +144,7 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
     load: { warmupMs: scenario.load.warmupMs, cooldownMs: scenario.load.cooldownMs },
     totalMs: plan.totalMs,
     model: scenario.target.model,
+    ...(scenario.mix ? { mix: scenario.mix.map((m) => ({ model: m.model, tenant: m.tenant })), stageStartsMs: plan.stageStartsMs } : {}),
     warmupUrl: scenario.target.url === undefined ? undefined : `${scenario.target.url.replace(/\/$/, '')}/models`,
     // Closed-loop ids start above every open-loop id (a shard's open ids are a subset of the plan's).
     idBase: plan.open.reduce((m, p) => Math.max(m, p.id + 1), plan.open.length),

@@ -20,7 +20,7 @@ import { harnessTracer, RequestSpans } from '../client/request-trace.ts';
 import type { Span } from '../telemetry/otel.ts';
 import { buildBody, buildDatasetBody, buildTurnBody, headersFor, type RequestTemplate } from './request-template.ts';
 import { datasetPicker, readDataset, type DatasetEntry } from '../workload/dataset.ts';
-import { closedUserRng, phaseOf, sharedPrefixDraw, type ClosedStagePlan, type PlannedRequest } from '../workload/plan.ts';
+import { closedUserRng, phaseOf, sharedPrefixDraw, stageAt, type ClosedStagePlan, type PlannedRequest } from '../workload/plan.ts';
 import { createLengthSampler } from '../workload/length-sampler.ts';
 import type { Phase, RequestRecord } from '../metrics/request-record.ts';
 import type { LoadConfig, WorkloadConfig } from '../scenario/scenario-types.ts';
@@ -42,6 +42,13 @@ export interface ExecutorInit {
    * do not pay for cold code paths and a first connection.
    */
   warmupUrl: string | undefined;
+  /**
+   * `mix:` streams by index (ClosedStagePlan.streams): the model and tenant label of a
+   * closed-loop user's requests (its key and priority are the template's `mix`). Absent: no mix.
+   */
+  mix?: ReadonlyArray<{ model: string; tenant: string }>;
+  /** The run stages' start times (plan.stageStartsMs): a mix stream's closed-loop request is recorded in the stage its time falls in. */
+  stageStartsMs?: readonly number[];
   /** Closed-loop request ids: idBase + threadIndex + k * threadCount (unique across threads). */
   idBase: number;
   threadIndex: number;
@@ -350,7 +357,12 @@ export class Executor {
   private async runUser(stage: ClosedStagePlan, user: number): Promise<void> {
     this.activeUsers++;
     try {
-      const rng = closedUserRng(this.init.template.seed, stage.stage, user);
+      const label = stage.label ?? stage.stage;
+      const rng = closedUserRng(this.init.template.seed, label, user);
+      // A mix stream's user: its requests carry the stream's model, tenant, key and priority.
+      const streamIndex = stage.streams?.[user];
+      const stream = streamIndex === undefined ? undefined : this.init.mix?.[streamIndex];
+      const starts = this.init.stageStartsMs;
       const promptLen = createLengthSampler(this.init.workload.promptTokens, rng.fork('prompt_tokens'));
       const outputLen = createLengthSampler(this.init.workload.outputTokens, rng.fork('output_tokens'));
       const think = rng.fork('think');
@@ -381,16 +393,17 @@ export class Executor {
         } else {
           p = {
             id,
-            key: `c${stage.stage}-${user}-${n}`,
-            stage: stage.stage,
+            key: `c${label}-${user}-${n}`,
+            stage: stage.label !== undefined && starts ? stageAt(starts, starts.length, due) : stage.stage,
             phase,
             intendedMs: due,
             promptTokens: promptLen(),
             outputTokens: outputLen(),
-            model: this.init.model,
-            tenant: undefined,
+            model: stream?.model ?? this.init.model,
+            tenant: stream?.tenant,
             user,
           };
+          if (stream) p.mix = streamIndex;
           if (turnsLen && !talk) talk = { id: this.init.threadIndex + 1 + this.conversationSeq++ * this.init.threadCount, turns: turnsLen(), turn: 0, history: [] };
           // A conversation's shared prefix (if any) opens its first message only: the history carries it.
           const spec = talk && talk.turn > 0 ? undefined : prefix?.();

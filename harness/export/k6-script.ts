@@ -21,7 +21,7 @@ import { PROMPT_FIRST_WORDS, PROMPT_WORDS } from '../workload/prompt-words.ts';
 import { parseThreshold, type Threshold } from '../gate/threshold.ts';
 import { UsageError } from '../errors.ts';
 import { meanLength } from '../workload/length-sampler.ts';
-import type { LengthDist, Scenario, Stage } from '../scenario/scenario-types.ts';
+import type { ClosedStage, LengthDist, Scenario, Stage } from '../scenario/scenario-types.ts';
 
 export interface K6ExportOptions {
   /** Seconds per bucket of a replayed trace's arrival profile; default: 1 s, more for long traces (at most 600 buckets). */
@@ -110,8 +110,11 @@ export function exportK6(scenario: Scenario, o: K6ExportOptions = {}): K6Export 
       `load.max_in_flight: ${load.maxInFlight} caps the VUs of each k6 scenario (maxVUs), not the requests in flight across the run${load.onMaxInFlight === 'wait' ? '; on_max_in_flight: wait cannot be expressed: k6 drops an arrival that finds no free VU (dropped_iterations), as on_max_in_flight: drop' : ''}`,
     );
   }
-  if (stages.some((st) => st.kind === 'closed') && (load.warmupMs > 0 || load.cooldownMs > 0)) {
+  if ((stages.some((st) => st.kind === 'closed') || ownStreams.some((m) => m.stages!.some((st) => st.kind === 'closed'))) && (load.warmupMs > 0 || load.cooldownMs > 0)) {
     unsupported.push('closed-loop stages across a warmup or cooldown boundary: the users of the next phase are new k6 VUs, so for a moment the old users\' last requests overlap with the new users\' first ones');
+  }
+  if (weighted.length > 0 && stages.some((st) => st.kind === 'closed')) {
+    unsupported.push('closed-loop stages shared by weighted mix streams: each k6 iteration draws its stream in the weights\' proportion; a VU does not keep one stream for the run as a harness user does');
   }
   if (mix && mix.some((m) => m.priority !== undefined)) {
     // priority is sent as the body field, as the harness does: nothing to list.
@@ -182,12 +185,18 @@ export function exportK6(scenario: Scenario, o: K6ExportOptions = {}): K6Export 
     let prev = 0;
     let a = 0;
     for (const st of m.stages!) {
-      points.push({ t: a, r: prev }, { t: a + st.rampMs, r: st.rateRps }, { t: a + st.durationMs, r: st.rateRps });
-      prev = st.rateRps;
+      if (st.kind === 'open') {
+        points.push({ t: a, r: prev }, { t: a + st.rampMs, r: st.rateRps }, { t: a + st.durationMs, r: st.rateRps });
+        prev = st.rateRps;
+      } else {
+        // a closed stage of the stream: its users are VU scenarios (below)
+        points.push({ t: a, r: 0 }, { t: a + st.durationMs, r: 0 });
+        prev = 0;
+      }
       a += st.durationMs;
     }
     points.push({ t: a, r: 0 });
-    sources.push({ pick: { kind: 'stream', index: m.index }, points, label: m.name });
+    if (m.stages!.some((st) => st.kind === 'open')) sources.push({ pick: { kind: 'stream', index: m.index }, points, label: m.name });
   }
 
   // Windows: cut at stage boundaries and phase boundaries.
@@ -258,24 +267,46 @@ export function exportK6(scenario: Scenario, o: K6ExportOptions = {}): K6Export 
       );
     }
   }
+  /**
+   * The VUs of closed stage `st` (starting at `a` on the run's clock) over the window [w.a, w.b)
+   * of run stage w.stage: constant-vus, or ramping-vus while its users ramp up.
+   */
+  const addClosed = (st: ClosedStage, a: number, w: { a: number; b: number; stage: Stage; phase: Phase }, label: string | undefined, pick: Pick): void => {
+    const rampEnd = a + st.rampMs;
+    const usersAt = (t: number): number => (st.rampMs > 0 && t < rampEnd ? Math.min(st.users, Math.ceil((st.users * (t - a)) / st.rampMs)) : st.users);
+    const tags: Record<string, string> = { stage: w.stage.name, stage_index: String(w.stage.index), phase: w.phase };
+    if (label) tags.stream = label;
+    const base = { exec: 'floodgate', startTime: ms(w.a), gracefulStop: graceful(w.b), tags };
+    let sc: K6Scenario;
+    if (rampEnd <= w.a) sc = { executor: 'constant-vus', vus: st.users, duration: ms(w.b - w.a), ...base };
+    else {
+      const rampTo = Math.min(rampEnd, w.b);
+      const k6Stages = [{ duration: ms(rampTo - w.a), target: usersAt(rampTo === rampEnd ? rampEnd : rampTo) }];
+      if (w.b > rampTo) k6Stages.push({ duration: ms(w.b - rampTo), target: st.users });
+      sc = { executor: 'ramping-vus', startVUs: usersAt(w.a), stages: k6Stages, gracefulRampDown: graceful(w.b), ...base };
+    }
+    addScenario(nameOf(w, label, 0), sc, { closed: true, thinkMs: [st.thinkTimeMs.min, st.thinkTimeMs.max], pick });
+  };
   if (runStagesSend) {
     for (const w of windows) {
       const st = w.stage;
       if (st.kind !== 'closed' || st.users === 0) continue;
-      const a = starts[st.index]!;
-      const rampEnd = a + st.rampMs;
-      const usersAt = (t: number): number => (st.rampMs > 0 && t < rampEnd ? Math.min(st.users, Math.ceil((st.users * (t - a)) / st.rampMs)) : st.users);
-      const tags: Record<string, string> = { stage: st.name, stage_index: String(st.index), phase: w.phase };
-      const base = { exec: 'floodgate', startTime: ms(w.a), gracefulStop: graceful(w.b), tags };
-      let sc: K6Scenario;
-      if (rampEnd <= w.a) sc = { executor: 'constant-vus', vus: st.users, duration: ms(w.b - w.a), ...base };
-      else {
-        const rampTo = Math.min(rampEnd, w.b);
-        const k6Stages = [{ duration: ms(rampTo - w.a), target: usersAt(rampTo === rampEnd ? rampEnd : rampTo) }];
-        if (w.b > rampTo) k6Stages.push({ duration: ms(w.b - rampTo), target: st.users });
-        sc = { executor: 'ramping-vus', startVUs: usersAt(w.a), stages: k6Stages, gracefulRampDown: graceful(w.b), ...base };
+      addClosed(st, starts[st.index]!, w, undefined, trace ? { kind: 'trace' } : { kind: 'run' });
+    }
+  }
+  // A mix stream's own closed stages: VU scenarios sending as the stream, cut at the run's windows.
+  for (const m of ownStreams) {
+    let a = 0;
+    for (const st of m.stages!) {
+      const end = a + st.durationMs;
+      if (st.kind === 'closed' && st.users > 0) {
+        for (const w of windows) {
+          const lo = Math.max(w.a, a);
+          const hi = Math.min(w.b, end);
+          if (hi > lo) addClosed(st, a, { ...w, a: lo, b: hi }, m.name, { kind: 'stream', index: m.index });
+        }
       }
-      addScenario(nameOf(w, undefined, 0), sc, { closed: true, thinkMs: [st.thinkTimeMs.min, st.thinkTimeMs.max], pick: trace ? { kind: 'trace' } : { kind: 'run' } });
+      a = end;
     }
   }
   if (Object.keys(k6Scenarios).length === 0) {

@@ -183,7 +183,7 @@ async function runAgainst(
     start_at: opts.startAtMs === undefined ? null : new Date(opts.startAtMs).toISOString(),
     plan_hash: planFingerprint(fullPlan),
     planned_requests: { plan: fullPlan.open.length, shard: plan.open.length },
-    closed_users: Object.fromEntries(plan.closed.map((c) => [String(c.stage), (c.users ?? c.userStartsMs).length])),
+    closed_users: Object.fromEntries(plan.closed.map((c) => [c.label ?? String(c.stage), (c.users ?? c.userStartsMs).length])),
     thresholds_enforced: false,
   };
   if (calibration.maxModelLen !== undefined) {

@@ -13,7 +13,7 @@
  * server's own answers. Only with closed-loop stages, the chat endpoint, and no trace: those
  * conflicts are checked by checkConversation once target and load are read.
  */
-import type { ConversationConfig, LoadConfig, TargetConfig } from './scenario-types.ts';
+import type { ConversationConfig, LoadConfig, MixStream, TargetConfig } from './scenario-types.ts';
 import { LENGTH_DIST_SHAPE, readLengthDist } from './length-distribution.ts';
 import type { Node } from 'yaml';
 import type { MapView } from './yaml-node-reader.ts';
@@ -53,9 +53,11 @@ export function readConversation(
 
 /**
  * The conflicts of a valid `conversation` with the rest of the scenario: a trace, the completions
- * endpoint, open-loop stages. Reported at the `conversation` key.
+ * endpoint, open-loop stages (of load.stages, or of a `mix:` stream's own load: with a mix, the
+ * conversations are held by the closed-loop users of the streams, with each stream's key and
+ * model). Reported at the `conversation` key.
  */
-export function checkConversation(workload: MapView, target: TargetConfig | undefined, load: LoadConfig | undefined, traced: boolean): void {
+export function checkConversation(workload: MapView, target: TargetConfig | undefined, load: LoadConfig | undefined, traced: boolean, mix?: readonly MixStream[]): void {
   if (!workload.has('conversation')) return;
   const r = workload.r;
   const at = workload.keyNode('conversation');
@@ -71,7 +73,15 @@ export function checkConversation(workload: MapView, target: TargetConfig | unde
       allowed: 'set target.endpoint: chat, or remove conversation',
     });
   }
-  const open = load?.stages.find((s) => s.kind === 'open');
+  // With a mix whose every stream has its own load, load.stages is the derived `mix` stage: the streams' stages send.
+  const runSends = !mix || mix.some((m) => m.stages === undefined);
+  const open = runSends ? load?.stages.find((s) => s.kind === 'open') : undefined;
+  const streamOpen = mix?.map((m) => ({ m, st: m.stages?.find((s) => s.kind === 'open') })).find((x) => x.st !== undefined);
+  if (!open && streamOpen) {
+    r.report('FG_SCENARIO_CONFLICT', at, path, `conversation needs closed-loop stages (users): mix stream "${streamOpen.m.name}" stage ${streamOpen.st!.index} has rate (open loop)`, {
+      allowed: 'give every stage of every mix stream users instead of rate, or remove conversation',
+    });
+  }
   if (open) {
     r.report('FG_SCENARIO_CONFLICT', at, path, `conversation needs closed-loop stages (users): stage ${open.index} ("${open.name}") has rate (open loop)`, {
       allowed: 'give every stage users instead of rate, or remove conversation',

@@ -7,9 +7,11 @@
  *       - {name: pro, tenant: pro, load: {stages: [{duration: 60s, rate: 4}]}}
  *       - {name: free, tenant: free, priority: 5, load: {stages: [{duration: 20s, rate: 2}, {duration: 15s, rate: 40}, {duration: 25s, rate: 2}]}}
  *
- * Streams with their own `load.stages` are open-loop (closed-loop stages in a mix are not
- * supported yet: FG_SCENARIO_CONFLICT). Streams without are given `weight` (default 1): the
- * requests of the scenario's own `load.stages` are assigned to them by a seeded draw.
+ * Streams with their own `load.stages` run them on the run's clock: open-loop stages (rate) and
+ * closed-loop stages (users, think_time; each user sends with the stream's key, model, tenant and
+ * priority). Streams without are given `weight` (default 1): the open-loop requests of the
+ * scenario's own `load.stages` are assigned to them by a seeded draw, and so are the closed-loop
+ * users of its closed stages (a user keeps its stream for the run).
  */
 import type { LoadConfig, MixStream, OpenStage, Stage } from './scenario-types.ts';
 import { childPath, formatMs, MapView, type NodeReader } from './yaml-node-reader.ts';
@@ -70,7 +72,7 @@ export function readMix(top: MapView, readStage: StageReader, targetModel: strin
     if (model !== undefined && model.trim() === '') m.missing('model', '"model" must not be empty', 'a model name (default: target.model)');
     const priority = m.num('priority', { integer: true, min: 0, max: 9 });
     const weight = m.num('weight', { min: 0, minExclusive: true });
-    let stages: OpenStage[] | undefined;
+    let stages: Stage[] | undefined;
     if (m.has('load') && m.has('weight')) {
       const later = r.offset(m.keyNode('load')) >= r.offset(m.keyNode('weight')) ? 'load' : 'weight';
       r.report('FG_SCENARIO_CONFLICT', m.keyNode(later), m.pathOf(later), 'a stream has its own load (load.stages) or a weight (a share of the scenario\'s load.stages), not both', { allowed: 'load or weight' });
@@ -94,7 +96,7 @@ export function readMix(top: MapView, readStage: StageReader, targetModel: strin
   return { streams: streams as MixStream[], weighted };
 }
 
-function readStreamStages(m: MapView, readStage: StageReader): OpenStage[] | undefined {
+function readStreamStages(m: MapView, readStage: StageReader): Stage[] | undefined {
   const r = m.r;
   const lm = m.map('load');
   if (!lm) return undefined;
@@ -105,17 +107,11 @@ function readStreamStages(m: MapView, readStage: StageReader): OpenStage[] | und
     r.report('FG_SCENARIO_BAD_VALUE', seq, lm.pathOf('stages'), 'stages is empty', { allowed: 'a list of at least one stage' });
     return undefined;
   }
-  const out: OpenStage[] = [];
+  const out: Stage[] = [];
   let ok = true;
   seq.items.forEach((item, i) => {
-    const p = childPath(lm.pathOf('stages'), i);
-    const s = readStage(r, item, p, i);
+    const s = readStage(r, item, childPath(lm.pathOf('stages'), i), i);
     if (!s) return void (ok = false);
-    if (s.kind === 'closed') {
-      const sm = r.asMap(item, p)!;
-      r.report('FG_SCENARIO_CONFLICT', sm.keyNode('users'), sm.pathOf('users'), 'closed-loop stages (users) are not supported in a mix yet: a stream\'s stages are open-loop (rate)', { allowed: 'rate (requests/s)' });
-      return void (ok = false);
-    }
     out.push(s);
   });
   return ok ? out : undefined;
@@ -140,11 +136,6 @@ export function settleMixLoad(top: MapView, mix: MixRead, load: LoadConfig | und
   // (a weighted stream needs load.stages: the schema reads them as required then)
   if (!streams || !load || r.issues.length > before) return undefined;
   if (mix.weighted) {
-    const closed = load.stages.find((s) => s.kind === 'closed');
-    if (closed) {
-      r.report('FG_SCENARIO_CONFLICT', loadMap!.get('stages'), childPath(loadMap!.pathOf('stages'), closed.index), 'closed-loop stages (users) are not supported with a mix yet: the weighted streams share open-loop stages (rate)', { allowed: 'rate (requests/s)' });
-      return undefined;
-    }
     const total = load.stages.reduce((t, s) => t + s.durationMs, 0);
     for (const s of streams) {
       const own = s.stages?.reduce((t, x) => t + x.durationMs, 0);
@@ -156,14 +147,15 @@ export function settleMixLoad(top: MapView, mix: MixRead, load: LoadConfig | und
     }
     return r.issues.length > before ? undefined : load;
   }
-  // No weighted stream: the run is one stage, as long as the longest stream.
+  // No weighted stream: the run is one stage, as long as the longest stream (its rate: the
+  // streams' open-loop requests over it; their closed-loop users come on top).
   let durationMs = 0;
   let planned = 0;
   for (const s of streams) {
     let d = 0;
     for (const st of s.stages!) {
       d += st.durationMs;
-      planned += st.rateRps * st.durationMs;
+      if (st.kind === 'open') planned += st.rateRps * st.durationMs;
     }
     durationMs = Math.max(durationMs, d);
   }

@@ -264,8 +264,9 @@ export interface Scenario {
 
 /**
  * One stream of a `mix:`: its requests carry its model, tenant label, API key and priority.
- * Either `stages` (its own open-loop load shape, on the run's clock) or `weight` (a share of
- * the scenario's load.stages, assigned by a seeded draw) is set, never both.
+ * Either `stages` (its own load shape, open loop (rate) and/or closed loop (users), on the run's
+ * clock) or `weight` (a share of the scenario's load.stages: open-loop requests and closed-loop
+ * users are assigned by a seeded draw) is set, never both.
  */
 export interface MixStream {
   /** Index in `mix`. */
@@ -282,5 +283,5 @@ export interface MixStream {
   /** Sent as the request body's `priority` (0 first ... 9 last on the reference gateway). */
   priority: number | undefined;
   weight: number | undefined;
-  stages: readonly OpenStage[] | undefined;
+  stages: readonly Stage[] | undefined;
 }

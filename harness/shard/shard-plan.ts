@@ -7,7 +7,8 @@
  *   the plan (its id) goes to shard k mod N; a trace row with a session goes to shard
  *   fnv1a(session) mod N, so a session's rows stay together;
  * - closed-loop users (and their multi-turn conversations, and the trace rows dealt to them):
- *   user u of each closed stage goes to shard u mod N. The stage plan is kept whole (its users'
+ *   user u of each closed stage (a `mix:` stream's own closed stages included) goes to shard
+ *   u mod N, with the mix stream it was given. The stage plan is kept whole (its users'
  *   start times, the rows dealt by user index); `users` names the ones this shard runs.
  *
  * Also: the `--shard` and `--start-at` arguments, and the plan's fingerprint (shards of one plan
@@ -116,7 +117,8 @@ export function shardPlan(plan: Plan, shard: ShardSpec): Plan {
 /**
  * A fingerprint of the unsplit plan (16 hex digits): its seed and length, every open-loop
  * request (id, time, stage, phase, lengths, model, tenant, prompt composition, dataset entry,
- * mix stream, session) and every closed stage (window, user starts, think time, dealt rows).
+ * mix stream, session) and every closed stage (window, label, user starts, think time, users'
+ * mix streams, dealt rows).
  * Shards of one scenario and seed share it; `harness merge` refuses shards whose plans differ.
  */
 export function planFingerprint(plan: Plan): string {
@@ -129,7 +131,7 @@ export function planFingerprint(plan: Plan): string {
   feed(`seed=${plan.seed};total=${plan.totalMs};stages=${plan.stageStartsMs.join(',')}`);
   for (const r of plan.open) feed(requestKey(r));
   for (const c of plan.closed) {
-    feed(`closed ${c.stage} ${c.startMs} ${c.endMs} ${c.thinkTimeMs.min}-${c.thinkTimeMs.max} ${c.userStartsMs.join(',')}`);
+    feed(`closed ${c.stage} ${c.label ?? ''} ${c.startMs} ${c.endMs} ${c.thinkTimeMs.min}-${c.thinkTimeMs.max} ${c.userStartsMs.join(',')} ${c.streams?.join(',') ?? ''}`);
     for (const r of c.rows ?? []) feed(requestKey(r));
   }
   return a.toString(16).padStart(8, '0') + b.toString(16).padStart(8, '0');

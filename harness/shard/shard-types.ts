@@ -15,7 +15,7 @@ export interface ShardRunInfo {
   plan_hash: string;
   /** Open-loop requests of the unsplit plan, and this shard's share of them. */
   planned_requests: { plan: number; shard: number };
-  /** Closed-loop users this shard ran, per closed stage (stage index -> users). */
+  /** Closed-loop users this shard ran, per closed stage (stage index, or a mix stream's `mix-<name>-<j>` -> users). */
   closed_users: Record<string, number>;
   /**
    * Thresholds are evaluated and reported on a shard, but a failed one does not fail the shard

@@ -3,7 +3,9 @@
  * scenario's seed. Open-loop stages get every request up front (intended send time, stage,
  * phase, prompt and output lengths). Closed-loop stages get their users' start times; each
  * user's sequence of lengths comes from its own seeded stream (`closedUserRng`), so it is the
- * same whichever client thread runs the user.
+ * same whichever client thread runs the user. In a `mix:`, a closed stage's users carry their
+ * stream (`ClosedStagePlan.streams`): a stream's own closed stages, or a seeded deal of the users
+ * of load.stages' closed stages to the weighted streams.
  *
  * Prompt composition: a request may carry a PromptSpec (prompt-factory.ts), shared segments that
  * start its prompt: a `workload.shared_prefix` group prefix (drawn here for open-loop requests,
@@ -73,6 +75,19 @@ export interface ClosedStagePlan {
    * stream, its dealt rows and its conversations are the same on any shard.
    */
   users?: readonly number[];
+  /**
+   * What seeds its users' streams (`closedUserRng`) and prompt keys; absent: the stage index. A
+   * `mix:` stream's own closed stage j has `mix-<stream name>-<j>` (`stage` is then the run stage
+   * it starts in; each request is recorded in the run stage its intended time falls in).
+   */
+  label?: string;
+  /**
+   * `mix:` (docs/scenarios.md, "Mixes"): the stream (index in `mix`) of each user, whose key,
+   * model, tenant and priority its requests carry: a stream's own closed stage gives every user
+   * that stream; a closed stage of load.stages deals its users to the weighted streams by a seeded
+   * draw (user u gets the same stream in every stage). Absent: no mix.
+   */
+  streams?: readonly number[];
 }
 
 export interface Plan {
@@ -92,8 +107,8 @@ export function phaseOf(load: LoadConfig, totalMs: number, tMs: number): Phase {
   return 'measure';
 }
 
-/** The seeded stream of one closed-loop user (lengths and think times). */
-export function closedUserRng(seed: number, stage: number, user: number): Rng {
+/** The seeded stream of one closed-loop user (lengths and think times); `stage`: its stage's index or label. */
+export function closedUserRng(seed: number, stage: number | string, user: number): Rng {
   return new Rng(seed).fork(`closed-${stage}-${user}`);
 }
 
@@ -166,12 +181,36 @@ export function buildPlan(scenario: Scenario): Plan {
   const closed: ClosedStagePlan[] = [];
   const seconds = Math.ceil(totalMs / 1000);
   const targetsPerSecond: Array<number | null> = new Array(seconds).fill(0);
+  // A mix's weighted streams share the closed stages' users: user u's stream, one seeded draw per user index.
+  const weighted = scenario.mix?.filter((m) => m.stages === undefined) ?? [];
+  const mostUsers = load.stages.reduce((n, s) => (s.kind === 'closed' ? Math.max(n, s.users) : n), 0);
+  const userStreams = weighted.length > 0 ? weightedDraws(weighted, mostUsers, root.fork('mix-users')) : [];
   load.stages.forEach((s, i) => {
     if (s.kind !== 'closed') return;
     const startMs = starts[i]!;
-    closed.push({ stage: i, startMs, endMs: startMs + s.durationMs, userStartsMs: Array.from(closedLoopUserStarts(s, startMs)), thinkTimeMs: s.thinkTimeMs });
+    const c: ClosedStagePlan = { stage: i, startMs, endMs: startMs + s.durationMs, userStartsMs: Array.from(closedLoopUserStarts(s, startMs)), thinkTimeMs: s.thinkTimeMs };
+    if (weighted.length > 0) c.streams = userStreams.slice(0, s.users);
+    closed.push(c);
     for (let sec = Math.floor(startMs / 1000); sec < Math.ceil((startMs + s.durationMs) / 1000); sec++) targetsPerSecond[sec] = null;
   });
+  // A mix stream's own closed stages, on the run's clock: every user sends as the stream.
+  for (const m of scenario.mix ?? []) {
+    if (m.stages === undefined) continue;
+    const own = stageStartsMs(m.stages);
+    m.stages.forEach((s, j) => {
+      if (s.kind !== 'closed') return;
+      const startMs = own[j]!;
+      closed.push({
+        stage: stageAt(starts, load.stages.length, startMs),
+        label: `mix-${m.name}-${j}`,
+        startMs,
+        endMs: startMs + s.durationMs,
+        userStartsMs: Array.from(closedLoopUserStarts(s, startMs)),
+        thinkTimeMs: s.thinkTimeMs,
+        streams: new Array<number>(s.users).fill(m.index),
+      });
+    });
+  }
   for (const r of open) {
     const sec = Math.floor(r.intendedMs / 1000);
     targetsPerSecond[sec] = (targetsPerSecond[sec] ?? 0) + 1;
@@ -181,7 +220,7 @@ export function buildPlan(scenario: Scenario): Plan {
 
 /**
  * The open-loop arrivals of a `mix:` (docs/scenarios.md, "Mixes"), in time order: each stream
- * with stages of its own gets its arrival process (its own seeded stream, `mix-<name>`), on the
+ * with stages of its own gets the arrival process of its open stages (its own seeded stream, `mix-<name>`), on the
  * run's clock; the arrivals of load.stages (when a stream has a weight) are shared among the
  * weighted streams by a seeded draw (`mix-weights`). Ties keep stream order.
  */
@@ -196,20 +235,8 @@ export function mixArrivals(
   const weighted = mix.filter((s) => s.stages === undefined);
   if (weighted.length > 0) {
     const shared = openLoopArrivals(load.stages, options, root.fork('arrivals'));
-    const draw = root.fork('mix-weights');
-    const total = weighted.reduce((sum, s) => sum + s.weight!, 0);
-    for (let i = 0; i < shared.timesMs.length; i++) {
-      let x = draw.next() * total;
-      let pick = weighted[weighted.length - 1]!;
-      for (const s of weighted) {
-        x -= s.weight!;
-        if (x < 0) {
-          pick = s;
-          break;
-        }
-      }
-      all.push({ t: shared.timesMs[i]!, stage: shared.stage[i]!, stream: pick.index });
-    }
+    const picks = weightedDraws(weighted, shared.timesMs.length, root.fork('mix-weights'));
+    for (let i = 0; i < shared.timesMs.length; i++) all.push({ t: shared.timesMs[i]!, stage: shared.stage[i]!, stream: picks[i]! });
   }
   for (const s of mix) {
     if (s.stages === undefined) continue;
@@ -220,8 +247,30 @@ export function mixArrivals(
   return { timesMs: all.map((a) => a.t), stage: all.map((a) => a.stage), stream: all.map((a) => a.stream) };
 }
 
+/**
+ * `n` seeded draws among the weighted streams, each with probability weight / total weights:
+ * the streams' indices in `mix`.
+ */
+export function weightedDraws(weighted: readonly MixStream[], n: number, draw: Rng): number[] {
+  const total = weighted.reduce((sum, s) => sum + s.weight!, 0);
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    let x = draw.next() * total;
+    let pick = weighted[weighted.length - 1]!;
+    for (const s of weighted) {
+      x -= s.weight!;
+      if (x < 0) {
+        pick = s;
+        break;
+      }
+    }
+    out[i] = pick.index;
+  }
+  return out;
+}
+
 /** Index of the stage (of `count`, starting at `starts`) that time `t` falls in. */
-function stageAt(starts: readonly number[], count: number, t: number): number {
+export function stageAt(starts: readonly number[], count: number, t: number): number {
   let i = 0;
   while (i + 1 < count && starts[i + 1]! <= t) i++;
   return i;

@@ -95,6 +95,14 @@ thresholds:
   - "ttft_intended.p95 < 1s"
   - "throughput.requests_per_s > 3"
 `,
+  mixClosed: `name: mix-closed
+target: {url: http://127.0.0.1:8000/v1, model: m}
+workload: {prompt_tokens: 100, output_tokens: 20}
+load: {arrival: constant, warmup: 5s}
+mix:
+  - {name: chat, tenant: pro, load: {stages: [{duration: 30s, users: 20, ramp: 10s, think_time: {min: 1s, max: 3s}}]}}
+  - {name: spike, tenant: free, load: {stages: [{duration: 10s, rate: 2}, {duration: 10s, rate: 40}, {duration: 5s, users: 3}]}}
+`,
   secrets: `name: secrets
 target:
   url: http://127.0.0.1:8000/v1
@@ -215,6 +223,35 @@ test('a mix maps each stream to its own k6 scenarios, tagged, with tenant thresh
   assert.ok(Math.abs(k6RateAt(o, 5000) - 6) < 1e-9);
   assert.ok(o.thresholds['ttft{phase:measure,tenant:pro}']);
   assert.match(script, /FLOODGATE_API_KEY_FREE/);
+});
+
+test('closed-loop mix streams become VU scenarios sending as their stream; weighted closed stages are listed as unsupported', () => {
+  const { script, unsupported } = exportK6(scenarioFile(INLINE.mixClosed!));
+  const o = optionsOf(script);
+  const sc = o.scenarios;
+  assert.deepEqual(Object.keys(sc).sort(), ['mix_chat', 'mix_spike', 'mix_spike_2', 'warmup_mix_chat', 'warmup_mix_spike']);
+  // chat: 20 users ramped over 10 s, cut at the warmup's end
+  assert.equal(sc.warmup_mix_chat!.executor, 'ramping-vus');
+  assert.equal(sc.warmup_mix_chat!.startVUs, 0);
+  assert.deepEqual(sc.warmup_mix_chat!.stages, [{ duration: '5000ms', target: 10 }]);
+  assert.deepEqual([sc.mix_chat!.executor, sc.mix_chat!.startVUs, sc.mix_chat!.startTime], ['ramping-vus', 10, '5000ms']);
+  assert.deepEqual(sc.mix_chat!.stages, [{ duration: '5000ms', target: 20 }, { duration: '20000ms', target: 20 }]);
+  assert.deepEqual(sc.mix_chat!.tags, { stage: 'mix', stage_index: '0', phase: 'measure', stream: 'chat' });
+  // spike: its open stages at their rates, then 3 users for the stream's last 5 s
+  assert.equal(sc.mix_spike!.executor, 'ramping-arrival-rate');
+  assert.ok(Math.abs(k6RateAt(o, 15000) - 40) < 1e-9, 'spike 40 req/s; the users are VUs, not an arrival rate');
+  assert.deepEqual([sc.mix_spike_2!.executor, sc.mix_spike_2!.vus, sc.mix_spike_2!.startTime, sc.mix_spike_2!.duration, sc.mix_spike_2!.tags.stream], ['constant-vus', 3, '20000ms', '5000ms', 'spike']);
+  // the scenario table: VU scenarios are closed loop, with the stream's think time and traffic
+  assert.match(script, /"mix_chat": \{\s*"closed": true,\s*"thinkMs": \[\s*1000,\s*3000\s*\],\s*"pick": \{\s*"kind": "stream",\s*"index": 0\s*\}/);
+  assert.ok(!unsupported.some((u) => u.startsWith('closed-loop stages shared by weighted mix streams')));
+  const w = exportK6(scenarioFile(`name: mix-weighted-closed
+target: {url: http://127.0.0.1:8000/v1, model: m}
+workload: {prompt_tokens: 100, output_tokens: 20}
+load: {stages: [{duration: 10s, users: 4}]}
+mix: [{name: a, weight: 3}, {name: b, weight: 1}]
+`));
+  assert.deepEqual(Object.values(optionsOf(w.script).scenarios).map((x) => [x.executor, x.vus]), [['constant-vus', 4]]);
+  assert.ok(w.unsupported.some((u) => u.startsWith('closed-loop stages shared by weighted mix streams')));
 });
 
 test('no API key, secret header or dataset prompt text from the environment lands in the script', () => {

@@ -110,16 +110,14 @@ mix:
       'FG_SCENARIO_BAD_VALUE 9:15 mix[0].priority',
       'FG_SCENARIO_CONFLICT 13:5 mix[1].load',
       'FG_SCENARIO_BAD_VALUE 14:11 mix[2].name',
-      'FG_SCENARIO_CONFLICT 15:36 mix[2].load.stages[0].users',
       'FG_SCENARIO_MISSING_FIELD 16:5 mix[3].name',
     ]);
   });
 
-  test('conflicts with the load: stages nobody shares, no stages to share, closed-loop, too long', () => {
+  test('conflicts with the load: stages nobody shares, no stages to share, too long', () => {
     assert.deepEqual(problems(`load: {stages: [{duration: 5s, rate: 1}]}\nmix: [{name: a, load: {stages: [{duration: 5s, rate: 1}]}}]\n`), ['FG_SCENARIO_CONFLICT 5:8 load.stages']);
     assert.deepEqual(problems(`load: {arrival: poisson}\nmix: [{name: a, weight: 2}]\n`), ['FG_SCENARIO_MISSING_FIELD 5:7 load.stages']);
     assert.deepEqual(problems(`mix: [{name: a, weight: 2}]\n`), ['FG_SCENARIO_MISSING_FIELD 1:1 load']);
-    assert.deepEqual(problems(`load: {stages: [{duration: 5s, users: 2}]}\nmix: [{name: a}]\n`), ['FG_SCENARIO_CONFLICT 5:16 load.stages[0]']);
     assert.deepEqual(problems(`load: {stages: [{duration: 5s, rate: 2}]}\nmix: [{name: a}, {name: b, load: {stages: [{duration: 6s, rate: 1}]}}]\n`), ['FG_SCENARIO_CONFLICT 6:18 mix[1].load']);
     assert.deepEqual(problems(`mix: []\n`), ['FG_SCENARIO_BAD_VALUE 5:6 mix']);
     for (const p of problems(`mix: [{name: a, weight: 0}]\nload: {stages: [{duration: 5s, rate: 1}]}\n`)) assert.ok(p.startsWith('FG_SCENARIO_BAD_VALUE'), p);

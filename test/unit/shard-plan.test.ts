@@ -48,6 +48,23 @@ mix:
   - {name: b, tenant: other, weight: 1, model: m-b}
   - {name: c, load: {stages: [{duration: 10s, rate: 5}]}}
 `,
+  mixClosed: `name: mix-closed
+target: {model: m}
+seed: 9
+workload: {prompt_tokens: 100, output_tokens: 20}
+mix:
+  - {name: chat, tenant: pro, load: {stages: [{duration: 4s, users: 7, think_time: 50ms}, {duration: 2s, users: 3, ramp: 1s}]}}
+  - {name: spike, tenant: free, load: {stages: [{duration: 2s, rate: 5}, {duration: 2s, rate: 20}]}}
+`,
+  mixWeightedClosed: `name: mix-weighted-closed
+target: {model: m}
+workload: {prompt_tokens: 100, output_tokens: 20, conversation: {turns: {dist: uniform, min: 2, max: 4}}}
+load: {stages: [{duration: 3s, users: 11}, {duration: 2s, users: 5}]}
+mix:
+  - {name: a, weight: 3}
+  - {name: b, tenant: other, weight: 1, model: m-b}
+  - {name: c, load: {stages: [{duration: 4s, users: 6}]}}
+`,
   trace: `name: burst
 target: {model: llama-3.1-8b}
 seed: 3
@@ -128,6 +145,20 @@ describe('shardPlan: the union of the shards is the unsplit plan', () => {
     assert.deepEqual(s.open.map((r) => r.id), plan.open.filter((r) => r.id % 2 === 1).map((r) => r.id));
   });
 
+  test("closed-loop mix streams: user u of each stream's stage goes to shard u mod N, with its stream", () => {
+    const plan = buildPlan(load(WORKLOADS.mixClosed!));
+    const s = shardPlan(plan, { index: 1, count: 3 });
+    assert.deepEqual(s.closed.map((c) => [c.label, c.users, c.streams]), [
+      ['mix-chat-0', [1, 4], [0, 0, 0, 0, 0, 0, 0]],
+      ['mix-chat-1', [1], [0, 0, 0]],
+    ]);
+    const w = buildPlan(load(WORKLOADS.mixWeightedClosed!));
+    const w0 = shardPlan(w, { index: 0, count: 2 });
+    // the weighted deal is the unsplit plan's: a user's stream does not depend on the shard
+    w0.closed.forEach((c, j) => assert.deepEqual(c.streams, w.closed[j]!.streams));
+    assert.deepEqual(w0.closed[0]!.users, [0, 2, 4, 6, 8, 10]);
+  });
+
   test('trace rows with a session stay together on one shard', () => {
     const plan = buildPlan(load(WORKLOADS.trace!));
     // Give the rows sessions (a conversation trace): 13 sessions over the rows.
@@ -160,6 +191,9 @@ describe('planFingerprint', () => {
     assert.notEqual(planFingerprint(buildPlan(load(WORKLOADS.constant!.replace('seed: 11', 'seed: 12')))), a);
     assert.notEqual(planFingerprint(buildPlan(load(WORKLOADS.constant!.replace('rate: 23', 'rate: 24')))), a);
     assert.notEqual(planFingerprint(buildPlan(load(WORKLOADS.closed!))), planFingerprint(buildPlan(load(WORKLOADS.closed!.replace('users: 7', 'users: 8')))));
+    // the users' mix streams count: other weights, another deal of the users, another fingerprint
+    const w = WORKLOADS.mixWeightedClosed!;
+    assert.notEqual(planFingerprint(buildPlan(load(w))), planFingerprint(buildPlan(load(w.replace('weight: 3', 'weight: 1')))));
   });
 });
 

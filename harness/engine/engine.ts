@@ -144,10 +144,14 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
     load: { warmupMs: scenario.load.warmupMs, cooldownMs: scenario.load.cooldownMs },
     totalMs: plan.totalMs,
     model: scenario.target.model,
-    ...(scenario.mix ? { mix: scenario.mix.map((m) => ({ model: m.model, tenant: m.tenant })), stageStartsMs: plan.stageStartsMs } : {}),
+    ...(scenario.mix ? { mix: scenario.mix.map((m) => ({ model: m.model, tenant: m.tenant })) } : {}),
+    // The later turns of open-loop conversations (and a mix stream's closed-loop requests) are recorded in the stage their time falls in.
+    stageStartsMs: plan.stageStartsMs,
     warmupUrl: scenario.target.url === undefined ? undefined : `${scenario.target.url.replace(/\/$/, '')}/models`,
     // Closed-loop ids start above every open-loop id (a shard's open ids are a subset of the plan's).
     idBase: plan.open.reduce((m, p) => Math.max(m, p.id + 1), plan.open.length),
+    // Open-loop conversations have ids 1 .. (the unsplit plan's open-loop ids + 1): closed-loop ones start above.
+    conversationBase: plan.open.some((p) => p.conversation !== undefined) ? plan.open.reduce((m, p) => Math.max(m, p.id + 1), plan.open.length) : 0,
     threadIndex: i,
     threadCount: n,
   }));

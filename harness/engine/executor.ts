@@ -5,7 +5,10 @@
  * the clock, and every due request is sent, so lateness never accumulates). The timer wakes
  * about 1 ms early and the last stretch is polled with setImmediate, because Node's timers are
  * only millisecond-grained. Closed-loop users send their next request when the last one ends,
- * after their think time. The executor never prints and never throws for a failed request.
+ * after their think time. With `workload.conversation`, an open-loop request is turn 1 of a new
+ * conversation, whose later turns this executor sends as a closed-loop user would (when the
+ * previous turn ended, after the think time), whatever the arrival schedule. The executor never
+ * prints and never throws for a failed request.
  *
  * Tracing (docs/metrics.md, "Tracing"): when the OTEL_* environment configures an OTLP endpoint
  * (read once, when the executor is made), each request gets a client span started as it is sent,
@@ -20,6 +23,7 @@ import { harnessTracer, RequestSpans } from '../client/request-trace.ts';
 import type { Span } from '../telemetry/otel.ts';
 import { buildBody, buildDatasetBody, buildTurnBody, headersFor, type RequestTemplate } from './request-template.ts';
 import { datasetPicker, readDataset, type DatasetEntry } from '../workload/dataset.ts';
+import { Rng } from '../workload/rng.ts';
 import { closedUserRng, phaseOf, sharedPrefixDraw, stageAt, type ClosedStagePlan, type PlannedRequest } from '../workload/plan.ts';
 import { createLengthSampler } from '../workload/length-sampler.ts';
 import type { Phase, RequestRecord } from '../metrics/request-record.ts';
@@ -47,9 +51,14 @@ export interface ExecutorInit {
    * closed-loop user's requests (its key and priority are the template's `mix`). Absent: no mix.
    */
   mix?: ReadonlyArray<{ model: string; tenant: string }>;
-  /** The run stages' start times (plan.stageStartsMs): a mix stream's closed-loop request is recorded in the stage its time falls in. */
+  /** The run stages' start times (plan.stageStartsMs): a mix stream's closed-loop request, or a later turn of an open-loop conversation, is recorded in the stage its time falls in. */
   stageStartsMs?: readonly number[];
-  /** Closed-loop request ids: idBase + threadIndex + k * threadCount (unique across threads). */
+  /**
+   * Closed-loop conversation ids start above this (open-loop conversations have ids 1 .. the
+   * plan's open-loop requests); absent: 0.
+   */
+  conversationBase?: number;
+  /** Closed-loop request ids (and later turns of open-loop conversations): idBase + threadIndex + k * threadCount (unique across threads). */
   idBase: number;
   threadIndex: number;
   threadCount: number;
@@ -92,7 +101,7 @@ export class Executor {
   private peak = 0;
   private activeUsers = 0;
   private closedSeq = 0;
-  /** Conversations started by this executor (ids: threadIndex + 1 + k * threadCount). */
+  /** Closed-loop conversations started by this executor (ids: conversationBase + threadIndex + 1 + k * threadCount). */
   private conversationSeq = 0;
   private stopped = false;
   private finished = false;
@@ -247,7 +256,7 @@ export class Executor {
         for (let i = this.head; i < this.queue.length; i++) {
           const q = this.queue[i]!;
           if (q.intendedMs - next.intendedMs > PREBUILD_MS || next.intendedMs - this.now() < 2) break;
-          if (!this.prebuilt.has(q.id)) this.prebuilt.set(q.id, this.bodyOf(q));
+          if (q.conversation === undefined && !this.prebuilt.has(q.id)) this.prebuilt.set(q.id, this.bodyOf(q));
         }
       } else {
         this.immediate = setImmediate(this.tick);
@@ -269,7 +278,13 @@ export class Executor {
       }
       return;
     }
-    void this.send(p, p.intendedMs);
+    this.start(p, p.intendedMs);
+  }
+
+  /** Send an open-loop request now: a single request, or turn 1 of a new conversation. */
+  private start(p: PlannedRequest, dueMs: number): void {
+    if (p.conversation !== undefined) void this.runOpenConversation(p, dueMs);
+    else void this.send(p, dueMs);
   }
 
   /** A slot freed: the longest-waiting request goes now. */
@@ -279,7 +294,7 @@ export class Executor {
     while (this.waiting.length > 0 && (cap === undefined || this.inFlight < cap)) {
       const p = this.waiting.shift()!;
       const now = this.now();
-      void this.send(p, now);
+      this.start(p, now);
     }
   }
 
@@ -404,7 +419,7 @@ export class Executor {
             user,
           };
           if (stream) p.mix = streamIndex;
-          if (turnsLen && !talk) talk = { id: this.init.threadIndex + 1 + this.conversationSeq++ * this.init.threadCount, turns: turnsLen(), turn: 0, history: [] };
+          if (turnsLen && !talk) talk = { id: (this.init.conversationBase ?? 0) + this.init.threadIndex + 1 + this.conversationSeq++ * this.init.threadCount, turns: turnsLen(), turn: 0, history: [] };
           // A conversation's shared prefix (if any) opens its first message only: the history carries it.
           const spec = talk && talk.turn > 0 ? undefined : prefix?.();
           if (spec) p.prompt = spec;
@@ -435,6 +450,62 @@ export class Executor {
         }
         const { min, max } = between;
         due = r.endMs + (max > min ? min + think.next() * (max - min) : min);
+      }
+    } finally {
+      this.activeUsers--;
+      this.checkIdle();
+    }
+  }
+
+  /**
+   * An open-loop conversation (docs/scenarios.md, "Conversations"): `first` (turn 1, planned at
+   * its arrival) is sent at `dueMs`; each later turn goes when the previous one ended plus the
+   * think time, with the history (the server's real answers) in memory only. Later turns are
+   * made here, from the conversation's own seeded stream (`open-conversation-<id>`: the same on
+   * any shard or thread); they are not capped by max_in_flight (they hold a slot while in
+   * flight). A failed turn ends the conversation; one whose next turn would start at or after
+   * the end of the stages (or after stop()) is cut.
+   */
+  private async runOpenConversation(first: PlannedRequest, dueMs: number): Promise<void> {
+    this.activeUsers++;
+    try {
+      const conv = this.init.workload.conversation;
+      const c = first.conversation!;
+      const rng = new Rng(this.init.template.seed).fork(`open-conversation-${c.id}`);
+      const promptLen = conv && createLengthSampler(this.init.workload.promptTokens, rng.fork('prompt_tokens'));
+      const outputLen = conv && createLengthSampler(this.init.workload.outputTokens, rng.fork('output_tokens'));
+      const think = rng.fork('think');
+      const starts = this.init.stageStartsMs;
+      const history: string[] = [];
+      let p = first;
+      let due = dueMs;
+      for (;;) {
+        const { body, message } = buildTurnBody(this.init.template, p, history);
+        let answer = '';
+        const r = await this.send(p, due, { body, onText: (piece) => (answer += piece) });
+        const turn = p.conversation!.turn;
+        if (!conv || !promptLen || !outputLen || !r.ok || turn >= c.turns) break;
+        history.push(message, answer);
+        const { min, max } = conv.thinkTimeMs;
+        due = r.endMs + (max > min ? min + think.next() * (max - min) : min);
+        if (this.stopped || due >= this.init.totalMs) break; // cut: no new turn after the stages
+        await this.sleepUntil(due);
+        if (this.stopped) break;
+        const id = this.init.idBase + this.init.threadIndex + this.closedSeq++ * this.init.threadCount;
+        p = {
+          id,
+          key: `o${first.id}-${turn + 1}`,
+          stage: starts ? stageAt(starts, starts.length, due) : first.stage,
+          phase: phaseOf(this.init.load as LoadConfig, this.init.totalMs, due),
+          intendedMs: due,
+          promptTokens: promptLen(),
+          outputTokens: outputLen(),
+          model: first.model,
+          tenant: first.tenant,
+          user: undefined,
+          conversation: { id: c.id, turn: turn + 1, turns: c.turns },
+        };
+        if (first.mix !== undefined) p.mix = first.mix;
       }
     } finally {
       this.activeUsers--;

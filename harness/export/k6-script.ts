@@ -104,6 +104,9 @@ export function exportK6(scenario: Scenario, o: K6ExportOptions = {}): K6Export 
   }
   if (s.workload.conversation) {
     unsupported.push('workload.conversation: each k6 VU holds one conversation at a time; a conversation is cut when its VU moves to another k6 scenario (a stage or phase boundary)');
+    if (anyOpen) {
+      unsupported.push('workload.conversation with open-loop stages (rate): each k6 arrival sends one single-turn request; the harness starts a new conversation at each arrival and sends its later turns after the think time');
+    }
   }
   if (load.maxInFlight !== undefined) {
     unsupported.push(

@@ -1,6 +1,6 @@
 /**
- * A scenario's `workload.conversation` block: multi-turn conversations held by closed-loop users
- * (docs/scenarios.md, "Conversations").
+ * A scenario's `workload.conversation` block: multi-turn conversations held by closed-loop users,
+ * or started by open-loop arrivals (docs/scenarios.md, "Conversations").
  *
  *     workload:
  *       prompt_tokens: {dist: uniform, min: 100, max: 300}   # each turn's new user message
@@ -10,10 +10,10 @@
  * `turns` (a length distribution, integers >= 1) is required; `think_time` (a duration, or
  * {min, max}: between a turn's answer and the next turn) defaults to 0. Each turn's request
  * carries the whole history (user, assistant, ..., user); the assistant messages are the
- * server's own answers. Only with closed-loop stages, the chat endpoint, and no trace: those
- * conflicts are checked by checkConversation once target and load are read.
+ * server's own answers. Only with the chat endpoint and no trace: those conflicts are checked by
+ * checkConversation once target and load are read.
  */
-import type { ConversationConfig, LoadConfig, MixStream, TargetConfig } from './scenario-types.ts';
+import type { ConversationConfig, TargetConfig } from './scenario-types.ts';
 import { LENGTH_DIST_SHAPE, readLengthDist } from './length-distribution.ts';
 import type { Node } from 'yaml';
 import type { MapView } from './yaml-node-reader.ts';
@@ -53,11 +53,11 @@ export function readConversation(
 
 /**
  * The conflicts of a valid `conversation` with the rest of the scenario: a trace, the completions
- * endpoint, open-loop stages (of load.stages, or of a `mix:` stream's own load: with a mix, the
- * conversations are held by the closed-loop users of the streams, with each stream's key and
- * model). Reported at the `conversation` key.
+ * endpoint. Reported at the `conversation` key. Any stages go: closed-loop users hold one
+ * conversation after another; each open-loop arrival (of load.stages, or of a `mix:` stream's own
+ * load) starts a new conversation, with its stream's key and model.
  */
-export function checkConversation(workload: MapView, target: TargetConfig | undefined, load: LoadConfig | undefined, traced: boolean, mix?: readonly MixStream[]): void {
+export function checkConversation(workload: MapView, target: TargetConfig | undefined, traced: boolean): void {
   if (!workload.has('conversation')) return;
   const r = workload.r;
   const at = workload.keyNode('conversation');
@@ -71,20 +71,6 @@ export function checkConversation(workload: MapView, target: TargetConfig | unde
   if (target && target.endpoint !== 'chat') {
     r.report('FG_SCENARIO_CONFLICT', at, path, `conversation needs target.endpoint: chat (the history is a list of messages); endpoint is ${target.endpoint}`, {
       allowed: 'set target.endpoint: chat, or remove conversation',
-    });
-  }
-  // With a mix whose every stream has its own load, load.stages is the derived `mix` stage: the streams' stages send.
-  const runSends = !mix || mix.some((m) => m.stages === undefined);
-  const open = runSends ? load?.stages.find((s) => s.kind === 'open') : undefined;
-  const streamOpen = mix?.map((m) => ({ m, st: m.stages?.find((s) => s.kind === 'open') })).find((x) => x.st !== undefined);
-  if (!open && streamOpen) {
-    r.report('FG_SCENARIO_CONFLICT', at, path, `conversation needs closed-loop stages (users): mix stream "${streamOpen.m.name}" stage ${streamOpen.st!.index} has rate (open loop)`, {
-      allowed: 'give every stage of every mix stream users instead of rate, or remove conversation',
-    });
-  }
-  if (open) {
-    r.report('FG_SCENARIO_CONFLICT', at, path, `conversation needs closed-loop stages (users): stage ${open.index} ("${open.name}") has rate (open loop)`, {
-      allowed: 'give every stage users instead of rate, or remove conversation',
     });
   }
 }

@@ -131,7 +131,7 @@ export function readScenario(r: NodeReader, rootNode: unknown, ctx: SchemaContex
     load = applied?.load;
   }
   if (mixRead) load = settleMixLoad(m, mixRead, load, loadMap, trace !== undefined);
-  if (workloadMap) checkConversation(workloadMap, target, load, trace !== undefined, mixRead?.streams);
+  if (workloadMap) checkConversation(workloadMap, target, trace !== undefined);
   if (workloadMap) checkDataset(workloadMap, target);
   const sloMap = m.map('slo');
   const slo = sloMap ? readSlo(sloMap) : {};

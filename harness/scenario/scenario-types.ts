@@ -94,7 +94,8 @@ export interface DatasetConfig {
 
 /**
  * `workload.conversation` (docs/scenarios.md, "Conversations"): each closed-loop user holds one
- * conversation after another, of `turns` turns (drawn per conversation, 1..1000); each turn adds
+ * conversation after another, and each open-loop arrival starts a new one, of `turns` turns
+ * (drawn per conversation, 1..1000); each turn adds
  * a user message of `prompt_tokens` to the history and the request carries the whole history.
  */
 export interface ConversationConfig {

@@ -5,7 +5,9 @@
  *
  * - open-loop arrivals (constant, poisson, gamma, mix streams, timed trace rows): request k of
  *   the plan (its id) goes to shard k mod N; a trace row with a session goes to shard
- *   fnv1a(session) mod N, so a session's rows stay together;
+ *   fnv1a(session) mod N, so a session's rows stay together; with `workload.conversation`,
+ *   arrival k is turn 1 of a new conversation, whose later turns are made (and sent) by the
+ *   shard that sent turn 1, so a conversation stays on shard k mod N;
  * - closed-loop users (and their multi-turn conversations, and the trace rows dealt to them):
  *   user u of each closed stage (a `mix:` stream's own closed stages included) goes to shard
  *   u mod N, with the mix stream it was given. The stage plan is kept whole (its users'
@@ -117,7 +119,7 @@ export function shardPlan(plan: Plan, shard: ShardSpec): Plan {
 /**
  * A fingerprint of the unsplit plan (16 hex digits): its seed and length, every open-loop
  * request (id, time, stage, phase, lengths, model, tenant, prompt composition, dataset entry,
- * mix stream, session) and every closed stage (window, label, user starts, think time, users'
+ * mix stream, session, an open-loop conversation's planned turns) and every closed stage (window, label, user starts, think time, users'
  * mix streams, dealt rows).
  * Shards of one scenario and seed share it; `harness merge` refuses shards whose plans differ.
  */
@@ -139,5 +141,7 @@ export function planFingerprint(plan: Plan): string {
 
 function requestKey(r: PlannedRequest): string {
   const prompt = r.prompt ? r.prompt.shared.map((s) => `${s.key}:${s.tokens}`).join('+') : '';
-  return [r.id, r.key, r.stage, r.phase, r.intendedMs, r.promptTokens, r.outputTokens, r.model, r.tenant ?? '', r.user ?? '', prompt, r.dataset ?? '', r.mix ?? '', r.session ?? ''].join('|');
+  const key = [r.id, r.key, r.stage, r.phase, r.intendedMs, r.promptTokens, r.outputTokens, r.model, r.tenant ?? '', r.user ?? '', prompt, r.dataset ?? '', r.mix ?? '', r.session ?? ''].join('|');
+  // An open-loop conversation's planned turns (absent otherwise: fingerprints of other plans are unchanged).
+  return r.conversation ? `${key}|conv=${r.conversation.id}:${r.conversation.turns}` : key;
 }

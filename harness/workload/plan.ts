@@ -42,8 +42,10 @@ export interface PlannedRequest {
   /** Conversation/session id from a trace, carried over (not sent). */
   session?: string;
   /**
-   * `workload.conversation` (closed loop, set by the executor): the run-unique conversation id,
-   * this request's turn (1-based) and the conversation's planned turns.
+   * `workload.conversation`: the run-unique conversation id, this request's turn (1-based) and
+   * the conversation's planned turns. Closed loop: set by the executor. Open loop: set by the
+   * plan on each arrival (turn 1 of a new conversation, id = request id + 1, turns drawn from the
+   * `conversation-turns` stream); its later turns are made by the executor that sends turn 1.
    */
   conversation?: { id: number; turn: number; turns: number };
   /** `mix:` stream index (its key, priority and headers in the template); absent: no mix. */
@@ -148,6 +150,8 @@ export function buildPlan(scenario: Scenario): Plan {
   const ds = workload.dataset;
   const dsRng = ds && root.fork('dataset');
   const pick = ds && datasetPicker(ds.loaded.count, ds.order, () => dsRng!.next());
+  // Open-loop conversations: each arrival starts one; its planned turns are drawn here (seeded, shard-independent).
+  const convTurns = workload.conversation && createLengthSampler(workload.conversation.turns, root.fork('conversation-turns'));
   const open: PlannedRequest[] = new Array(arrivals.timesMs.length);
   for (let i = 0; i < arrivals.timesMs.length; i++) {
     const t = arrivals.timesMs[i]!;
@@ -177,6 +181,7 @@ export function buildPlan(scenario: Scenario): Plan {
       open[i]!.promptTokens = ds.loaded.promptTokens[k]!;
       if (ds.outputTokens === 'from_data') open[i]!.outputTokens = ds.loaded.outputTokens[k]!;
     }
+    if (convTurns) open[i]!.conversation = { id: i + 1, turn: 1, turns: convTurns() };
   }
   const closed: ClosedStagePlan[] = [];
   const seconds = Math.ceil(totalMs / 1000);

@@ -297,3 +297,19 @@ test('harness export k6: stdout, --out with k6-sse.d.ts, exit 2 with a coded err
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('open-loop conversations are listed as unsupported (each arrival sends one request); closed-loop ones are not', () => {
+  const text = (stages: string) => `name: conv
+target: {url: http://127.0.0.1:8000/v1, model: m}
+workload: {prompt_tokens: 100, output_tokens: 20, conversation: {turns: 3, think_time: 1s}}
+load: {arrival: constant, stages: ${stages}}
+`;
+  const open = exportK6(scenarioFile(text('[{duration: 10s, rate: 2}, {duration: 10s, users: 3}]')));
+  assert.ok(open.unsupported.some((u) => u.startsWith('workload.conversation with open-loop stages (rate)')));
+  for (const u of open.unsupported) assert.ok(open.script.includes(u.replace(/\*\//g, '*\\/')), `header lists "${u}"`);
+  const diags = typeCheckK6Scripts({ 'conv.js': open.script });
+  assert.deepEqual(diags['conv.js'], [], 'the script type-checks');
+  const closed = exportK6(scenarioFile(text('[{duration: 10s, users: 3}]')));
+  assert.ok(!closed.unsupported.some((u) => u.startsWith('workload.conversation with open-loop stages')));
+  assert.ok(closed.unsupported.some((u) => u.startsWith('workload.conversation: each k6 VU')));
+});

@@ -1,6 +1,6 @@
 /**
  * `workload.conversation` (harness/scenario/scenario-conversation.ts): read with defaults, coded
- * issues at their positions, conflicts with open-loop stages, the completions endpoint and
+ * issues at their positions, open-loop and mixed stages accepted, conflicts with the completions endpoint and
  * traces; a turn's body carries the history (harness/engine/request-template.ts); the
  * conversation figures (harness/metrics/conversation-stats.ts).
  */
@@ -56,11 +56,16 @@ describe('conversation: validation', () => {
     assert.deepEqual(issues('  conversation: 3\n'), ['FG_SCENARIO_TYPE 7:17 workload.conversation']);
   });
 
-  test('open-loop stages, the completions endpoint and a trace are conflicts', () => {
-    assert.deepEqual(issues('  conversation: {turns: 3}\n', '{stages: [{duration: 10s, users: 2}, {duration: 10s, rate: 5}]}'), [
-      'FG_SCENARIO_CONFLICT 7:3 workload.conversation',
-    ]);
+  test('open-loop and mixed stages are accepted; the completions endpoint is still a conflict', () => {
+    // Open loop: each arrival starts a new conversation; open and closed stages may share a scenario.
+    assert.deepEqual(issues('  conversation: {turns: 3}\n', '{arrival: poisson, stages: [{duration: 10s, rate: 5, ramp: 2s}]}'), []);
+    assert.deepEqual(issues('  conversation: {turns: 3}\n', '{stages: [{duration: 10s, users: 2}, {duration: 10s, rate: 5}]}'), []);
+    assert.equal(scenario('  conversation: {turns: 3}\n', '{arrival: gamma, burstiness: 0.5, stages: [{duration: 10s, rate: 5}]}').workload.conversation?.turns.dist, 'fixed');
+    // Still refused: completions endpoint (also with open-loop stages), at the conversation key.
     assert.deepEqual(issues('  conversation: {turns: 3}\n', undefined, '{model: m, endpoint: completions}'), ['FG_SCENARIO_CONFLICT 7:3 workload.conversation']);
+    assert.deepEqual(issues('  conversation: {turns: 3}\n', '{stages: [{duration: 10s, rate: 5}]}', '{model: m, endpoint: completions}'), ['FG_SCENARIO_CONFLICT 7:3 workload.conversation']);
+    // think_time belongs to the conversation, not to an open-loop stage.
+    assert.deepEqual(issues('  conversation: {turns: 3, think_time: 1s}\n', '{stages: [{duration: 10s, rate: 5, think_time: 1s}]}'), ['FG_SCENARIO_CONFLICT 8:42 load.stages[0].think_time']);
     assert.deepEqual(issues('  conversation: {turns: 3}\n', undefined, '{model: m, endpoint: chat}'), []);
   });
 });

@@ -85,17 +85,22 @@ describe('mix with closed-loop stages: validation', () => {
     assert.deepEqual(problems(`load: {stages: [{duration: 5s, users: 2}]}\nmix: [{name: a}, {name: b, load: {stages: [{duration: 6s, users: 1}]}}]\n`), ['FG_SCENARIO_CONFLICT 6:18 mix[1].load']);
   });
 
-  test('conversations: accepted when every stream sends from closed-loop users, refused (at the conversation key) beside an open-loop stream', () => {
+  test('conversations: accepted with closed-loop and open-loop streams (each open-loop arrival starts one, as its stream)', () => {
     const conv = HEAD.replace('output_tokens: 8}', 'output_tokens: 8, conversation: {turns: 3}}');
     const ok = parse(`mix:\n  - {name: pro, load: {stages: [{duration: 5s, users: 3}]}}\n  - {name: free, load: {stages: [{duration: 4s, users: 2}]}}\n`, conv);
     assert.ok(ok.workload.conversation);
-    assert.deepEqual(problems(OWN, conv), ['FG_SCENARIO_CONFLICT 4:49 workload.conversation']);
+    assert.ok(parse(OWN, conv).workload.conversation);
+    // A stream's open-loop arrivals are first turns of conversations, with the stream's model, tenant and key.
+    const plan = buildPlan(parse(OWN, conv));
+    assert.ok(plan.open.length > 0);
+    for (const r of plan.open) {
+      assert.deepEqual(r.conversation, { id: r.id + 1, turn: 1, turns: 3 });
+      assert.equal(r.mix, 1);
+    }
     // weighted streams over closed stages, with a stream of its own that is closed too: fine
     parse(`load: {stages: [{duration: 5s, users: 4}]}\nmix: [{name: a}, {name: b, load: {stages: [{duration: 5s, users: 1}]}}]\n`, conv);
-    // an open stage of load.stages shared by weighted streams: refused as without a mix
-    assert.deepEqual(problems(`load: {stages: [{duration: 5s, rate: 4}]}\nmix: [{name: a}, {name: b, load: {stages: [{duration: 5s, users: 1}]}}]\n`, conv), [
-      'FG_SCENARIO_CONFLICT 4:49 workload.conversation',
-    ]);
+    // an open stage of load.stages shared by weighted streams: fine as well
+    assert.ok(buildPlan(parse(`load: {stages: [{duration: 5s, rate: 4}]}\nmix: [{name: a}, {name: b, load: {stages: [{duration: 5s, users: 1}]}}]\n`, conv)).open.every((r) => r.conversation?.turn === 1));
   });
 });
 

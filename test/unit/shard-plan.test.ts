@@ -39,6 +39,12 @@ target: {model: m}
 workload: {prompt_tokens: 100, output_tokens: 20, conversation: {turns: {dist: uniform, min: 2, max: 4}}}
 load: {stages: [{duration: 3s, users: 9}]}
 `,
+  openConversation: `name: open-conv
+target: {model: m}
+seed: 4
+workload: {prompt_tokens: 100, output_tokens: 20, shared_prefix: {groups: 2, tokens: 30, share: 0.5}, conversation: {turns: {dist: uniform, min: 1, max: 5}, think_time: {min: 10ms, max: 50ms}}}
+load: {arrival: poisson, warmup: 1s, stages: [{duration: 3s, rate: 9, ramp: 1s}, {duration: 2s, users: 4}, {duration: 2s, rate: 5}]}
+`,
   mix: `name: mix
 target: {model: m}
 workload: {prompt_tokens: 100, output_tokens: 20}
@@ -143,6 +149,21 @@ describe('shardPlan: the union of the shards is the unsplit plan', () => {
     const s = shardPlan(plan, { index: 1, count: 2 });
     assert.deepEqual(s.closed.map((c) => c.users), [[1, 3, 5], [1]]);
     assert.deepEqual(s.open.map((r) => r.id), plan.open.filter((r) => r.id % 2 === 1).map((r) => r.id));
+  });
+
+  test('open-loop conversations: arrival k is turn 1 of conversation k + 1, planned whole, on shard k mod N', () => {
+    const plan = buildPlan(load(WORKLOADS.openConversation!));
+    assert.ok(plan.open.length > 20);
+    assert.ok(plan.open.every((r) => r.conversation !== undefined && r.conversation.id === r.id + 1 && r.conversation.turn === 1));
+    const turns = plan.open.map((r) => r.conversation!.turns);
+    assert.ok(turns.every((t) => t >= 1 && t <= 5) && new Set(turns).size > 1, 'turns drawn per conversation');
+    assert.equal(plan.closed.length, 1, 'the closed stage is kept');
+    const s = shardPlan(plan, { index: 1, count: 3 });
+    assert.ok(s.open.every((r) => r.id % 3 === 1 && r.conversation!.id === r.id + 1));
+    assert.deepEqual(s.open.map((r) => r.conversation), plan.open.filter((r) => r.id % 3 === 1).map((r) => r.conversation));
+    // The planned turns are part of the fingerprint: another draw of them is another plan.
+    const other = { ...plan, open: plan.open.map((r, i) => (i === 0 ? { ...r, conversation: { ...r.conversation!, turns: r.conversation!.turns + 1 } } : r)) };
+    assert.notEqual(planFingerprint(other), planFingerprint(plan));
   });
 
   test("closed-loop mix streams: user u of each stream's stage goes to shard u mod N, with its stream", () => {

@@ -149,7 +149,7 @@ export async function runEngine(opts: EngineOptions): Promise<EngineResult> {
     stageStartsMs: plan.stageStartsMs,
     warmupUrl: scenario.target.url === undefined ? undefined : `${scenario.target.url.replace(/\/$/, '')}/models`,
     // Closed-loop ids start above every open-loop id (a shard's open ids are a subset of the plan's).
-    idBase: plan.open.reduce((m, p) => Math.max(m, p.id + 1), plan.open.length),
+    idBase: plan.open.reduce((m, p) => Math.max(m, p.id + 1, ...(p.traceTurns?.later.map((q) => q.id + 1) ?? [])), plan.open.length),
     // Open-loop conversations have ids 1 .. (the unsplit plan's open-loop ids + 1): closed-loop ones start above.
     conversationBase: plan.open.some((p) => p.conversation !== undefined) ? plan.open.reduce((m, p) => Math.max(m, p.id + 1), plan.open.length) : 0,
     threadIndex: i,

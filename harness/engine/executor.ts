@@ -7,7 +7,9 @@
  * only millisecond-grained. Closed-loop users send their next request when the last one ends,
  * after their think time. With `workload.conversation`, an open-loop request is turn 1 of a new
  * conversation, whose later turns this executor sends as a closed-loop user would (when the
- * previous turn ended, after the think time), whatever the arrival schedule. The executor never
+ * previous turn ended, after the think time), whatever the arrival schedule; a trace session
+ * (`trace.sessions: conversation`) likewise, its later rows each at the later of its trace time and
+ * the previous turn's end (runTraceSession). The executor never
  * prints and never throws for a failed request.
  *
  * Tracing (docs/metrics.md, "Tracing"): when the OTEL_* environment configures an OTLP endpoint
@@ -308,7 +310,7 @@ export class Executor {
    * Send one request. `dueMs` is when it could first go (its intended time, or when a capped
    * slot freed): schedule lag is measured from it.
    */
-  private async send(p: PlannedRequest, dueMs: number, turn?: { body: string; onText: (piece: string) => void }): Promise<RequestRecord> {
+  private async send(p: PlannedRequest, dueMs: number, turn?: { body: string; onText: (piece: string) => void; clamped?: boolean }): Promise<RequestRecord> {
     const body = turn?.body ?? this.prebuilt.get(p.id) ?? this.bodyOf(p);
     this.prebuilt.delete(p.id);
     const ctl = new AbortController();
@@ -357,6 +359,7 @@ export class Executor {
       record.conversation = p.conversation.id;
       record.turn = p.conversation.turn;
       record.conversationTurns = p.conversation.turns;
+      if (turn?.clamped) record.newTextClamped = true;
     }
     if (span !== undefined) {
       record.traceId = span.traceId;
@@ -467,6 +470,7 @@ export class Executor {
    * the end of the stages (or after stop()) is cut.
    */
   private async runOpenConversation(first: PlannedRequest, dueMs: number): Promise<void> {
+    if (first.traceTurns !== undefined) return this.runTraceSession(first, dueMs);
     this.activeUsers++;
     try {
       const conv = this.init.workload.conversation;
@@ -506,6 +510,63 @@ export class Executor {
           conversation: { id: c.id, turn: turn + 1, turns: c.turns },
         };
         if (first.mix !== undefined) p.mix = first.mix;
+      }
+    } finally {
+      this.activeUsers--;
+      this.checkIdle();
+    }
+  }
+
+  /**
+   * A trace session replayed as a conversation (`workload.trace.sessions: conversation`;
+   * docs/scenarios.md, "Sessions as conversations"): `first` (turn 1) goes at `dueMs`; each later
+   * row (planned on `first.traceTurns`) at the later of its own time and the previous turn's end,
+   * with the history (the server's real answers, in memory only). With the history included in a
+   * row's input length, the new text is that length minus the history's tokens (the previous
+   * turn's prompt as the server counted it, else as planned, plus its answer's tokens), at least
+   * 1 (the turn's record is then flagged `newTextClamped`). A failed turn ends the conversation;
+   * later turns are not cut at the end of the stages (they are planned rows: the drain bounds
+   * them), only by stop().
+   */
+  private async runTraceSession(first: PlannedRequest, dueMs: number): Promise<void> {
+    this.activeUsers++;
+    try {
+      const tt = first.traceTurns!;
+      const starts = this.init.stageStartsMs;
+      const history: string[] = [];
+      let historyTokens = 0;
+      let p = first;
+      let due = dueMs;
+      let clamped = false;
+      for (;;) {
+        const { body, message } = buildTurnBody(this.init.template, p, history);
+        let answer = '';
+        const r = await this.send(p, due, { body, onText: (piece) => (answer += piece), clamped });
+        const turn = p.conversation!.turn;
+        const next = tt.later[turn - 1];
+        if (!r.ok || next === undefined) break;
+        history.push(message, answer);
+        historyTokens = (r.promptTokens ?? historyTokens + p.promptTokens) + r.outputTokens;
+        due = Math.max(next.intendedMs, r.endMs);
+        if (this.stopped) break;
+        await this.sleepUntil(due);
+        if (this.stopped) break;
+        let promptTokens = next.promptTokens;
+        clamped = false;
+        if (tt.historyIncluded) {
+          promptTokens -= historyTokens;
+          if (promptTokens < 1) {
+            promptTokens = 1;
+            clamped = true;
+          }
+        }
+        p = {
+          ...next,
+          promptTokens,
+          intendedMs: due,
+          stage: starts ? stageAt(starts, starts.length, due) : next.stage,
+          phase: phaseOf(this.init.load as LoadConfig, this.init.totalMs, due),
+        };
       }
     } finally {
       this.activeUsers--;

@@ -91,6 +91,9 @@ export function exportK6(scenario: Scenario, o: K6ExportOptions = {}): K6Export 
       `workload.trace (${trace.format}): replayed as its arrival-rate profile (requests per bucket of the replay's clock, evenly spaced within a bucket), not row by row; prompt and output lengths are drawn independently from the trace's length distributions (a row's pairing of input and output is lost)${trace.format === 'mooncake' ? '; the trace\'s hash_ids (shared prefix blocks) are not reproduced' : ''}${trace.models ? '; models are drawn in the trace\'s proportions' : ''}`,
     );
   }
+  if (trace?.sessions === 'conversation') {
+    unsupported.push('workload.trace.sessions: conversation: a session\'s rows are sent as independent single-turn requests, without the history of earlier turns and without waiting for the previous answer');
+  }
   if (s.workload.dataset) {
     unsupported.push(
       `workload.dataset: the dataset's prompts are not sent (their text never goes into the script); prompts are synthetic words of the dataset's token-length distribution`,

@@ -31,6 +31,12 @@ export interface ConversationSummary {
   last_prompt_tokens: { mean: number | null; max: number | null };
   /** TTFT of measured successful turns by turn number: "1" .. "9", then "10+" (turns 10 and later). */
   ttft_ms_by_turn: Record<string, { count: number; p50: number | null; p95: number | null }>;
+  /**
+   * Trace sessions as conversations (`trace.sessions: conversation`) only: turns sent (any phase)
+   * whose row's input length did not exceed the history's tokens, so their new text was clamped
+   * to 1 token (a warning when above 0).
+   */
+  new_text_clamped?: number;
 }
 
 interface Open {
@@ -51,8 +57,12 @@ export class ConversationStats {
   private lastPromptMax = 0;
   private readonly ttft: LatencyHistogram[] = Array.from({ length: TURN_BUCKETS }, () => new LatencyHistogram());
 
+  /** Turns whose new text was clamped (RequestRecord.newTextClamped). */
+  newTextClamped = 0;
+
   /** A record of a conversation turn (r.conversation and r.turn set). */
   add(r: RequestRecord): void {
+    if (r.newTextClamped) this.newTextClamped++;
     const id = r.conversation!;
     const turn = r.turn ?? 1;
     let c = this.open.get(id);

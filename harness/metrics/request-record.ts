@@ -88,4 +88,9 @@ export interface RequestRecord {
   conversation?: number | undefined;
   turn?: number | undefined;
   conversationTurns?: number | undefined;
+  /**
+   * A trace session's turn (`trace.sessions: conversation`, history included) whose row's input
+   * length was not more than the history's tokens: its new text was clamped to 1 token.
+   */
+  newTextClamped?: true | undefined;
 }

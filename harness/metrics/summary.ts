@@ -89,7 +89,7 @@ export interface Summary extends BlockSummary {
   by_tenant: Record<string, BlockSummary>;
   by_model: Record<string, BlockSummary>;
   /**
-   * Scenarios with `workload.conversation` only (docs/metrics.md, "Conversations"): conversations
+   * Scenarios with `workload.conversation` (or `workload.trace.sessions: conversation`) only (docs/metrics.md, "Conversations"): conversations
    * started, completed, failed and cut, their turns, durations and last prompts, TTFT by turn.
    */
   conversations?: ConversationSummary;
@@ -160,7 +160,10 @@ export function summarizeBlocks(scenario: Scenario, plan: Plan, agg: Aggregator,
  * stands: conversations still open count as cut. The final summary and the live one both take it.
  */
 function conversationsOf(scenario: Scenario, agg: Aggregator): { conversations?: ConversationSummary } {
-  return scenario.workload.conversation ? { conversations: (agg.conversations ?? new ConversationStats()).summarize() } : {};
+  const stats = agg.conversations ?? new ConversationStats();
+  // A trace replayed with sessions as conversations: the block, with how often a turn's new text was clamped.
+  if (scenario.workload.trace?.sessions === 'conversation') return { conversations: { ...stats.summarize(), new_text_clamped: stats.newTextClamped } };
+  return scenario.workload.conversation ? { conversations: stats.summarize() } : {};
 }
 
 /**

@@ -87,7 +87,7 @@ export function renderSummary(s: Summary, runDir: string | undefined): string {
     const tl = turnKeys.length > 1 ? c.ttft_ms_by_turn[turnKeys[turnKeys.length - 1]!] : undefined;
     L.push('');
     L.push(`  conversations  ${fmtNum(c.completed, 0)} completed of ${fmtNum(c.started, 0)} (${c.failed} failed, ${c.cut} cut)   turns mean ${fmtNum(c.turns.mean, 1)} max ${fmtNum(c.turns.max, 0)}   duration mean ${fmtNum(c.duration_s.mean, 1)}s   last prompt mean ${fmtNum(c.last_prompt_tokens.mean, 0)} tok` +
-      (t1 ? `   TTFT p50 turn 1 ${fmtMs(t1.p50)}${tl ? `, turn ${turnKeys[turnKeys.length - 1]} ${fmtMs(tl.p50)}` : ''} ms` : ''));
+      (t1 ? `   TTFT p50 turn 1 ${fmtMs(t1.p50)}${tl ? `, turn ${turnKeys[turnKeys.length - 1]} ${fmtMs(tl.p50)}` : ''} ms` : ''));    if (c.new_text_clamped) L.push(`  warning: ${c.new_text_clamped} trace turn(s) had an input length not above the history's tokens: their new text was clamped to 1 token (trace.history: included)`);
   }
   L.push(...serverLines(s.server));
   const errs = Object.entries(s.errors);

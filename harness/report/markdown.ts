@@ -191,6 +191,7 @@ export function renderSummaryMarkdown(data: RunData): string {
   if (s.conversations) {
     const c = s.conversations;
     L.push(`**Conversations**: ${fmtNum(c.completed, 0)} completed of ${fmtNum(c.started, 0)} (${c.failed} failed, ${c.cut} cut), turns mean ${fmtNum(c.turns.mean, 1)} max ${fmtNum(c.turns.max, 0)}, last prompt mean ${fmtNum(c.last_prompt_tokens.mean, 0)} tokens`);
+    if (c.new_text_clamped) L.push('', `> **Warning**: ${fmtNum(c.new_text_clamped, 0)} trace turn(s) had an input length not above the history's tokens: their new text was clamped to 1 token (\`trace.history: included\`).`);
     L.push('');
     const turns = Object.entries(c.ttft_ms_by_turn);
     if (turns.length > 0) L.push(...table(['turn', 'turns', 'TTFT p50 (ms)', 'TTFT p95 (ms)'], turns.map(([t, v]) => [t, fmtNum(v.count, 0), fmtMs(v.p50), fmtMs(v.p95)])), '');

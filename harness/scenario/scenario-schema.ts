@@ -22,7 +22,7 @@ import { nearest } from '../util/did-you-mean.ts';
 import { LENGTH_DIST_SHAPE, readLengthDist } from './length-distribution.ts';
 import { readScenarioStack } from './scenario-stack.ts';
 import { readObserve } from './scenario-observe.ts';
-import { applyTrace, checkTraceLoadKeys, checkTraceStage, defaultTraceLoad, readTraceBlock, type TraceMode } from './scenario-trace.ts';
+import { applyTrace, checkTraceLoadKeys, checkTraceSessions, checkTraceStage, defaultTraceLoad, readTraceBlock, type TraceMode } from './scenario-trace.ts';
 import { readSharedPrefix } from './scenario-prefix.ts';
 import { checkConversation, readConversation } from './scenario-conversation.ts';
 import { readMix, settleMixLoad } from './scenario-mix.ts';
@@ -133,11 +133,12 @@ export function readScenario(r: NodeReader, rootNode: unknown, ctx: SchemaContex
   if (mixRead) load = settleMixLoad(m, mixRead, load, loadMap, trace !== undefined);
   if (workloadMap) checkConversation(workloadMap, target, trace !== undefined);
   if (workloadMap) checkDataset(workloadMap, target);
+  if (trace) checkTraceSessions(trace, target);
   const sloMap = m.map('slo');
   const slo = sloMap ? readSlo(sloMap) : {};
   const thresholdSeq = m.seq('thresholds');
   // Without a workload map its absence is reported already: conversations.* thresholds are not refused twice.
-  const conversations = workloadMap === undefined || workloadMap.has('conversation');
+  const conversations = workloadMap === undefined || workloadMap.has('conversation') || trace?.config?.sessions === 'conversation';
   const thresholdsRead = thresholdSeq ? readThresholds(r, thresholdSeq.items, 'thresholds', loadRead?.stageNames, conversations) : { exprs: [], abortOnFail: [] };
   const clientMap = m.map('client');
   const client = clientMap ? readClient(clientMap) : { threads: 'auto' as const, saturationLagP99Ms: DEFAULTS.saturationLagP99Ms };

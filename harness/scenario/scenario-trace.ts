@@ -18,6 +18,9 @@
  *   `users` (and `ramp`, `think_time`); each user sends the trace's next row when its last ends.
  *   `all_at_once`: stages (duration only) are required; every row is due at time 0.
  * - `max_in_flight`, `on_max_in_flight`, `warmup`, `cooldown`, `drain` apply as usual.
+ * - `sessions: conversation` (with `history`): each session replayed as a conversation; needs
+ *   session ids (a mapped fields.session or burstgpt, and at least one row with one), times,
+ *   rate_scale 1 and the chat endpoint (checkTraceSessions), else FG_SCENARIO_CONFLICT.
  */
 
 import { statSync } from 'node:fs';
@@ -25,13 +28,13 @@ import { isMap, isScalar, type YAMLMap } from 'yaml';
 import { ConfigError } from '../errors.ts';
 import { readTrace, traceFilePath } from '../workload/traces/index.ts';
 import { TIME_UNITS, TRACE_DEFAULTS, TRACE_FORMATS, type TraceConfig, type TraceFieldMap } from '../workload/traces/trace-config.ts';
-import type { LengthDist, LoadConfig, OpenStage, Stage, WorkloadConfig } from './scenario-types.ts';
+import type { LengthDist, LoadConfig, OpenStage, Stage, TargetConfig, WorkloadConfig } from './scenario-types.ts';
 import { describe, formatMs, MapView, scalarValue, type NodeReader } from './yaml-node-reader.ts';
 import { whyUnreadable } from '../util/file-errors.ts';
 
 export const TRACE_KEYS = [
   'format', 'file', 'from', 'to', 'speed', 'rate_scale', 'duplicates', 'loop',
-  'failed_rows', 'models', 'unmapped', 'no_timestamps', 'block_tokens', 'fields',
+  'failed_rows', 'models', 'unmapped', 'no_timestamps', 'block_tokens', 'fields', 'sessions', 'history',
 ] as const;
 export const TRACE_FIELD_KEYS = ['time', 'time_unit', 'input_tokens', 'output_tokens', 'session', 'model', 'tenant'] as const;
 
@@ -133,6 +136,24 @@ export function readTraceBlock(workload: MapView, seed: number, baseDir: string)
     r.report('FG_SCENARIO_CONFLICT', m.keyNode('block_tokens'), m.pathOf('block_tokens'), `block_tokens applies to mooncake traces (hash_ids); this is ${format}`, { allowed: 'remove block_tokens, or use format: mooncake' });
   }
 
+  // Sessions as conversations (docs/scenarios.md, "Sessions as conversations").
+  const sessions = m.oneOf('sessions', ['requests', 'conversation'] as const);
+  const history = m.oneOf('history', ['included', 'excluded'] as const);
+  if (m.has('history') && sessions !== 'conversation') {
+    r.report('FG_SCENARIO_CONFLICT', m.keyNode('history'), m.pathOf('history'), 'history applies only with sessions: conversation (it says what a later turn\'s input length counts)', { allowed: 'add sessions: conversation, or remove history' });
+  }
+  if (sessions === 'conversation' && format !== undefined) {
+    const hasSession = format === 'burstgpt' || (mapped && (fields?.session !== undefined || hasKey(m, 'fields', 'session')));
+    if (!hasSession) {
+      r.report('FG_SCENARIO_CONFLICT', m.get('sessions'), m.pathOf('sessions'), `sessions: conversation replays the trace's session ids, and this ${format} trace has none${mapped ? ' (no fields.session)' : ''}`, { value: 'conversation', allowed: mapped ? 'map fields.session, or sessions: requests' : 'sessions: requests (or a trace with session ids: burstgpt, csv, jsonl)' });
+    } else if (!timed) {
+      r.report('FG_SCENARIO_CONFLICT', m.get('sessions'), m.pathOf('sessions'), 'sessions: conversation needs a trace with times (fields.time): each turn is sent at its own time or after the previous answer', { value: 'conversation', allowed: 'map fields.time, or sessions: requests' });
+    }
+    if (rateScale !== undefined && rateScale !== 1) {
+      r.report('FG_SCENARIO_CONFLICT', m.get('rate_scale'), m.pathOf('rate_scale'), 'rate_scale does not apply with sessions: conversation (a copied row would be an extra turn of its session)', { value: rateScale, allowed: 'remove rate_scale, or sessions: requests' });
+    }
+  }
+
   if (r.issues.length > start || format === undefined || file === undefined || (mapped && !fields)) return { config: undefined, mode, loopUntilStages, map: m };
   const config: TraceConfig = {
     format,
@@ -147,6 +168,10 @@ export function readTraceBlock(workload: MapView, seed: number, baseDir: string)
     blockTokens: blockTokens ?? TRACE_DEFAULTS.blockTokens,
     seed,
   };
+  if (sessions === 'conversation') {
+    config.sessions = 'conversation';
+    config.history = history ?? TRACE_DEFAULTS.history;
+  }
   if (fromMs !== undefined) config.fromMs = fromMs;
   if (toMs !== undefined) config.toMs = toMs;
   if (models) config.models = models;
@@ -247,6 +272,16 @@ export function checkTraceLoadKeys(m: MapView): void {
   }
 }
 
+/**
+ * `sessions: conversation` with the rest of the scenario: the completions endpoint has no
+ * message history (reported at `sessions`).
+ */
+export function checkTraceSessions(block: TraceBlock, target: TargetConfig | undefined): void {
+  const m = block.map;
+  if (block.config?.sessions !== 'conversation' || target === undefined || target.endpoint === 'chat') return;
+  m.r.report('FG_SCENARIO_CONFLICT', m.get('sessions'), m.pathOf('sessions'), `sessions: conversation needs target.endpoint: chat (the history is a list of messages); endpoint is ${target.endpoint}`, { value: 'conversation', allowed: 'set target.endpoint: chat, or sessions: requests' });
+}
+
 /** `load` when a timed trace's scenario has none: the defaults, stages made from the trace. */
 export function defaultTraceLoad(drainMs: number): LoadConfig {
   return { arrival: 'poisson', burstiness: 1, stages: [], maxInFlight: undefined, onMaxInFlight: 'wait', warmupMs: 0, cooldownMs: 0, drainMs };
@@ -289,6 +324,9 @@ export function applyTrace(r: NodeReader, block: TraceBlock, workload: WorkloadC
   if (loaded.requests.length === 0) {
     const why = Object.entries(loaded.report.skipped).map(([k, n]) => `${n} ${k}`).join(', ');
     r.report('FG_TRACE_EMPTY', m.node, m.path, `no request of the trace's ${loaded.report.rowsRead} rows is left to send${why ? ` (left out: ${why})` : ''}`, { allowed: 'a window, cut, rate_scale and row filters that keep at least one row' });
+  }
+  if (config.sessions === 'conversation' && loaded.requests.length > 0 && !loaded.requests.some((q) => q.session !== undefined)) {
+    r.report('FG_SCENARIO_CONFLICT', m.get('sessions'), m.pathOf('sessions'), `sessions: conversation, and no row of the trace (${loaded.report.file}) has a session id`, { value: 'conversation', allowed: 'a trace whose rows carry session ids, or sessions: requests' });
   }
   if (r.issues.length > start) return undefined;
   traced.loaded = loaded;

@@ -5,7 +5,8 @@
  *
  * - open-loop arrivals (constant, poisson, gamma, mix streams, timed trace rows): request k of
  *   the plan (its id) goes to shard k mod N; a trace row with a session goes to shard
- *   fnv1a(session) mod N, so a session's rows stay together; with `workload.conversation`,
+ *   fnv1a(session) mod N, so a session's rows stay together (with `trace.sessions: conversation`
+ *   its later rows travel on its turn 1); with `workload.conversation`,
  *   arrival k is turn 1 of a new conversation, whose later turns are made (and sent) by the
  *   shard that sent turn 1, so a conversation stays on shard k mod N;
  * - closed-loop users (and their multi-turn conversations, and the trace rows dealt to them):
@@ -109,9 +110,12 @@ export function shardPlan(plan: Plan, shard: ShardSpec): Plan {
     return { ...c, users: all.filter((u) => shardOfUser(u, shard.count) === shard.index) };
   });
   const targetsPerSecond: Array<number | null> = plan.targetsPerSecond.map((t) => (t === null ? null : 0));
-  for (const r of open) {
-    const sec = Math.floor(r.intendedMs / 1000);
-    targetsPerSecond[sec] = (targetsPerSecond[sec] ?? 0) + 1;
+  for (const f of open) {
+    // A trace session's later turns go with its turn 1 (they are planned requests of the shard).
+    for (const r of [f, ...(f.traceTurns?.later ?? [])]) {
+      const sec = Math.floor(r.intendedMs / 1000);
+      targetsPerSecond[sec] = (targetsPerSecond[sec] ?? 0) + 1;
+    }
   }
   return { ...plan, open, closed, targetsPerSecond };
 }
@@ -143,5 +147,7 @@ function requestKey(r: PlannedRequest): string {
   const prompt = r.prompt ? r.prompt.shared.map((s) => `${s.key}:${s.tokens}`).join('+') : '';
   const key = [r.id, r.key, r.stage, r.phase, r.intendedMs, r.promptTokens, r.outputTokens, r.model, r.tenant ?? '', r.user ?? '', prompt, r.dataset ?? '', r.mix ?? '', r.session ?? ''].join('|');
   // An open-loop conversation's planned turns (absent otherwise: fingerprints of other plans are unchanged).
-  return r.conversation ? `${key}|conv=${r.conversation.id}:${r.conversation.turns}` : key;
+  const conv = r.conversation ? `${key}|conv=${r.conversation.id}:${r.conversation.turns}` : key;
+  // A trace session's later turns (sessions: conversation).
+  return r.traceTurns ? `${conv}|history=${r.traceTurns.historyIncluded}|${r.traceTurns.later.map(requestKey).join('/')}` : conv;
 }

@@ -48,6 +48,14 @@ export interface PlannedRequest {
    * `conversation-turns` stream); its later turns are made by the executor that sends turn 1.
    */
   conversation?: { id: number; turn: number; turns: number };
+  /**
+   * A trace session replayed as a conversation (`workload.trace.sessions: conversation`), on its
+   * turn 1 only: the session's later rows as planned turns 2..n (ids, keys, trace times, lengths
+   * as the rows give them), sent by the executor that sends turn 1, each at the later of its time
+   * and the previous turn's end; `historyIncluded`: a row's input length counts the history
+   * (the new text is the rest). Absent otherwise.
+   */
+  traceTurns?: { later: PlannedRequest[]; historyIncluded: boolean };
   /** `mix:` stream index (its key, priority and headers in the template); absent: no mix. */
   mix?: number;
   /**

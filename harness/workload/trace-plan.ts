@@ -22,6 +22,11 @@
  *   each request belongs to the stage whose window holds its time (stage 0 without stages).
  *   Without times, the stages' total (1 ms without stages: the drain then bounds the replay).
  * - targetsPerSecond: the planned requests per second of the replay.
+ * - Sessions as conversations (`sessions: conversation`; docs/scenarios.md, "Sessions as
+ *   conversations"): after the rows are planned as above (ids and keys by time order), each
+ *   session's rows become one conversation: its first row is turn 1 (in `open`, conversation id =
+ *   its id + 1), its later rows in time order are turns 2..n, carried on turn 1 (`traceTurns`);
+ *   a row without a session is a conversation of one turn. `open` holds the first turns only.
  */
 import { Rng } from './rng.ts';
 import { phaseOf, sharedPrefixDraw, type ClosedStagePlan, type Plan, type PlannedRequest } from './plan.ts';
@@ -47,6 +52,10 @@ export interface TracePlanOptions {
   /** `workload.shared_prefix`, for rows without hash ids, drawn from the seed's `shared_prefix` stream. */
   sharedPrefix?: SharedPrefixConfig;
   seed?: number;
+  /** `conversation`: each session's rows as one conversation (see the module header); default `requests`. */
+  sessions?: 'requests' | 'conversation';
+  /** With sessions: conversation, whether a row's input length counts the history (default true). */
+  historyIncluded?: boolean;
 }
 
 /** Segment key of Mooncake hash id `id` (shared-prefix groups use `p<g>`: the keys never meet). */
@@ -158,7 +167,36 @@ export function planFromTrace(trace: TraceReadResult, opts: TracePlanOptions): P
     const { t, i } = rows[k]!;
     out[k] = plan(trace.requests[i]!, { id: k, key: `o${k}`, stage: stageOf(t), phase: phaseOf(opts.load as LoadConfig, totalMs, t), intendedMs: t });
   }
-  return out;
+  return opts.sessions === 'conversation' ? sessionConversations(out, opts.historyIncluded ?? true) : out;
+}
+
+/**
+ * Sessions as conversations: the first row of each session (rows in time order) becomes turn 1,
+ * carrying the later rows as turns 2..n; a row without a session is a one-turn conversation.
+ * Returns the first turns, in time order.
+ */
+export function sessionConversations(rows: readonly PlannedRequest[], historyIncluded: boolean): PlannedRequest[] {
+  const bySession = new Map<string, PlannedRequest[]>();
+  const firsts: PlannedRequest[] = [];
+  for (const r of rows) {
+    if (r.session === undefined) {
+      firsts.push(r);
+      continue;
+    }
+    const list = bySession.get(r.session);
+    if (list) list.push(r);
+    else {
+      bySession.set(r.session, [r]);
+      firsts.push(r);
+    }
+  }
+  for (const f of firsts) {
+    const turns = f.session === undefined ? [f] : bySession.get(f.session)!;
+    const id = f.id + 1;
+    turns.forEach((t, k) => (t.conversation = { id, turn: k + 1, turns: turns.length }));
+    if (turns.length > 1) f.traceTurns = { later: turns.slice(1), historyIncluded };
+  }
+  return firsts;
 }
 
 /** What the plan reads of a scenario's `workload.trace` (TraceConfig, trace-config.ts). */
@@ -168,6 +206,8 @@ export interface TraceReplay {
   blockTokens?: number;
   /** The trace as read at load time. */
   loaded?: TraceReadResult;
+  sessions?: 'requests' | 'conversation';
+  history?: 'included' | 'excluded';
 }
 
 /** The Plan of a scenario replaying a trace (buildPlan calls this when the workload has a trace). */
@@ -183,6 +223,7 @@ export function buildTracePlan(scenario: Scenario, replay: TraceReplay): Plan {
     ...(replay.blockTokens !== undefined ? { blockTokens: replay.blockTokens } : {}),
     ...(workload.sharedPrefix ? { sharedPrefix: workload.sharedPrefix } : {}),
     seed,
+    ...(replay.sessions === 'conversation' ? { sessions: 'conversation' as const, historyIncluded: replay.history !== 'excluded' } : {}),
   };
   const totalMs = traceRunMs(trace, load.stages);
   const starts: number[] = [];
@@ -210,9 +251,11 @@ export function buildTracePlan(scenario: Scenario, replay: TraceReplay): Plan {
   }
 
   const open = planFromTrace(trace, opts);
-  for (const r of open) {
-    const sec = Math.floor(r.intendedMs / 1000);
-    targetsPerSecond[sec] = (targetsPerSecond[sec] ?? 0) + 1;
+  for (const f of open) {
+    for (const r of [f, ...(f.traceTurns?.later ?? [])]) {
+      const sec = Math.floor(r.intendedMs / 1000);
+      targetsPerSecond[sec] = (targetsPerSecond[sec] ?? 0) + 1;
+    }
   }
   return { seed, totalMs, stageStartsMs: starts, open, closed: [], targetsPerSecond };
 }

@@ -59,6 +59,17 @@ export interface TraceConfig {
   noTimestamps: 'closed_loop' | 'all_at_once';
   /** Mooncake: tokens per hash-id block (default 512). */
   blockTokens: number;
+  /**
+   * How rows with a session id are replayed: as independent requests (`requests`, default), or
+   * each session as one multi-turn conversation (`conversation`; docs/scenarios.md, "Sessions as
+   * conversations").
+   */
+  sessions?: 'requests' | 'conversation';
+  /**
+   * With `sessions: conversation`, what a later row's input length means: the whole prompt, the
+   * history included (`included`, default), or the new text only (`excluded`).
+   */
+  history?: 'included' | 'excluded';
   /** csv / jsonl: the field mapping (required for those formats). */
   fields?: TraceFieldMap;
   /** Seed of the rate scaling (and duplicate placement): the scenario's seed. */
@@ -80,6 +91,8 @@ export const TRACE_DEFAULTS = {
   unmapped: 'error',
   noTimestamps: 'closed_loop',
   blockTokens: 512,
+  sessions: 'requests',
+  history: 'included',
   seed: 1,
   timeUnit: 's',
 } as const;

@@ -172,36 +172,12 @@ export function exportK6(scenario: Scenario, o: K6ExportOptions = {}): K6Export 
       sources.push({ pick: { kind: 'trace' }, points, label: undefined });
     }
   } else if (runStagesSend) {
-    const points: Point[] = [];
-    let prev = 0;
-    stages.forEach((st, i) => {
-      const a = starts[i]!;
-      if (st.kind === 'open') {
-        points.push({ t: a, r: prev }, { t: a + st.rampMs, r: st.rateRps }, { t: a + st.durationMs, r: st.rateRps });
-        prev = st.rateRps;
-      } else {
-        points.push({ t: a, r: 0 }, { t: a + st.durationMs, r: 0 });
-        prev = 0;
-      }
-    });
-    if (stages.some((st) => st.kind === 'open')) sources.push({ pick: { kind: 'run' }, points, label: undefined });
+    if (stages.some((st) => st.kind === 'open')) sources.push({ pick: { kind: 'run' }, points: ratePoints(stages), label: undefined });
   }
   for (const m of ownStreams) {
-    const points: Point[] = [];
-    let prev = 0;
-    let a = 0;
-    for (const st of m.stages!) {
-      if (st.kind === 'open') {
-        points.push({ t: a, r: prev }, { t: a + st.rampMs, r: st.rateRps }, { t: a + st.durationMs, r: st.rateRps });
-        prev = st.rateRps;
-      } else {
-        // a closed stage of the stream: its users are VU scenarios (below)
-        points.push({ t: a, r: 0 }, { t: a + st.durationMs, r: 0 });
-        prev = 0;
-      }
-      a += st.durationMs;
-    }
-    points.push({ t: a, r: 0 });
+    // A closed stage of the stream sends nothing here: its users are VU scenarios (below).
+    const points = ratePoints(m.stages!);
+    points.push({ t: m.stages!.reduce((a, st) => a + st.durationMs, 0), r: 0 });
     if (m.stages!.some((st) => st.kind === 'open')) sources.push({ pick: { kind: 'stream', index: m.index }, points, label: m.name });
   }
 
@@ -422,6 +398,24 @@ function valueAt(points: readonly Point[], t: number, side: 'left' | 'right'): n
 function timeUnitFor(rates: readonly number[]): number {
   for (const u of [1, 60, 3600]) if (rates.every((r) => Math.abs(r * u - Math.round(r * u)) < 1e-6)) return u;
   return 3600;
+}
+
+/** The open-loop rate over time of consecutive stages: ramps from the previous rate, 0 through closed stages. */
+function ratePoints(stages: readonly Stage[]): Point[] {
+  const points: Point[] = [];
+  const starts = stageStartsMs(stages);
+  let prev = 0;
+  stages.forEach((st, i) => {
+    const a = starts[i]!;
+    if (st.kind === 'open') {
+      points.push({ t: a, r: prev }, { t: a + st.rampMs, r: st.rateRps }, { t: a + st.durationMs, r: st.rateRps });
+      prev = st.rateRps;
+    } else {
+      points.push({ t: a, r: 0 }, { t: a + st.durationMs, r: 0 });
+      prev = 0;
+    }
+  });
+  return points;
 }
 
 /** A length distribution as the script reads it (no Infinity: JSON has none; empirical values folded into value/weight pairs). */
